@@ -1,0 +1,72 @@
+import { ApplicationFailure, CancelledFailure, Context, heartbeat } from '@temporalio/activity';
+import type { AgentStatus } from '../domain/agent-job';
+import type { ParamValue } from '../domain/launch';
+import { joinUri } from '../storage/object-store';
+import type { ActivityDeps } from './deps';
+
+export interface RunStageInput {
+  /** The stage workflow id: the provider's idempotency key for this stage. */
+  key: string;
+  launchId: string;
+  stage: string;
+  runId: string;
+  experimentId: string;
+  command: string;
+  params: Record<string, ParamValue>;
+  env: Record<string, string>;
+  codeBundleUri?: string;
+  inputs: Record<string, string>;
+  outputs: Record<string, string>;
+  artifactUri: string;
+}
+
+// Often enough that a cancelled stage stops within a couple of seconds.
+const POLL_INTERVAL_MS = 1_000;
+
+/** Compute activities: start or adopt a stage's agent, wait for it, and tear it down by key. */
+export function createComputeActivities(deps: ActivityDeps) {
+  const { provider } = deps;
+  return {
+    /**
+     * Runs the stage to completion and returns the agent's status (a non-zero exit code is a
+     * result, not an error: the workflow decides). Heartbeats while waiting, so a dead worker is
+     * noticed and the retry adopts the same agent, and cancellation reaches the stage process.
+     */
+    async runStage(input: RunStageInput): Promise<AgentStatus> {
+      await provider.start(input.key, {
+        command: input.command,
+        params: input.params,
+        ...(input.codeBundleUri ? { codeBundleUri: input.codeBundleUri } : {}),
+        inputs: input.inputs,
+        outputs: input.outputs,
+        outputsUri: joinUri(input.artifactUri, 'outputs'),
+        logsUri: joinUri(input.artifactUri, 'logs'),
+        env: {
+          ...input.env,
+          MLFLOW_TRACKING_URI: deps.trackingUri,
+          MLFLOW_RUN_ID: input.runId,
+          MLFLOW_EXPERIMENT_ID: input.experimentId,
+          MLFLEET_LAUNCH_ID: input.launchId,
+          MLFLEET_STAGE: input.stage,
+        },
+      });
+      try {
+        for (;;) {
+          heartbeat();
+          const state = await provider.poll(input.key);
+          if (state.state === 'exited') return state.status;
+          if (state.state === 'lost') throw ApplicationFailure.retryable(state.reason, 'StageAgentLost');
+          await Context.current().sleep(POLL_INTERVAL_MS);
+        }
+      } catch (err) {
+        if (err instanceof CancelledFailure) await provider.terminate(input.key);
+        throw err;
+      }
+    },
+
+    /** Idempotent teardown by key; the stage workflow calls it whatever happened. */
+    async releaseStage(input: { key: string }): Promise<void> {
+      await provider.terminate(input.key);
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { createComputeActivities } from './compute';
+import type { ActivityDeps } from './deps';
+import { createTrackingActivities } from './tracking';
+
+export type { ActivityDeps } from './deps';
+
+/** All activities, wired over their dependencies; workflows import only this type. */
+export function createActivities(deps: ActivityDeps) {
+  return { ...createTrackingActivities(deps), ...createComputeActivities(deps) };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

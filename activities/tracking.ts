@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import { canonicalJson } from '../domain/canonical-json';
+import type { CodeSource, LaunchTrigger, ParamValue } from '../domain/launch';
+import type { PipelineSpec } from '../domain/pipeline-spec';
+import { getOrCreateExperiment } from '../store/experiments';
+import { insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
+import { createRun, endRun, getRun, logMetrics, logParams, type TerminalRunStatus } from '../store/runs';
+import { CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
+import { joinUri } from '../storage/object-store';
+import type { ActivityDeps } from './deps';
+
+export interface PrepareLaunchInput {
+  launchId: string;
+  workflowId: string;
+  runId: string;
+  spec: PipelineSpec;
+  params: Record<string, ParamValue>;
+  code?: CodeSource;
+  trigger: LaunchTrigger;
+}
+
+export interface PreparedLaunch {
+  experimentId: string;
+  codeDigest?: string;
+  codeBundleUri?: string;
+}
+
+export interface StartStageRunInput {
+  launchId: string;
+  stage: string;
+  runId: string;
+  parentRunId: string;
+  experimentId: string;
+  workflowId: string;
+  params: Record<string, ParamValue>;
+}
+
+export interface FinishRunInput {
+  launchId: string;
+  runId: string;
+  status: TerminalRunStatus;
+  error?: string;
+}
+
+export interface FinishStageRunInput extends FinishRunInput {
+  stage: string;
+  exitCode?: number;
+  outputs?: Record<string, string>;
+}
+
+/** `run artifacts` of a run, by MLflow's layout: `<root>/<experiment>/<run>/artifacts`. */
+export const runArtifactUri = (artifactRoot: string, experimentId: string, runId: string): string =>
+  joinUri(artifactRoot, experimentId, runId, 'artifacts');
+
+const sha256 = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+/** Tracking activities: every write is keyed by ids the workflow chose, so replays are no-ops. */
+export function createTrackingActivities(deps: ActivityDeps) {
+  const { pool, artifactRoot, store } = deps;
+
+  /** Ends a run and logs its duration; false when the run was never recorded (cancelled first). */
+  async function finishRun(runId: string, status: TerminalRunStatus): Promise<boolean> {
+    if (!(await getRun(pool, runId))) return false;
+    await endRun(pool, runId, status, Date.now());
+    const run = await getRun(pool, runId);
+    if (!run?.info.end_time) return true;
+    // Timestamped with the stored end time, so a replay logs the very same point (deduplicated).
+    const durationS = (run.info.end_time - run.info.start_time) / 1000;
+    await logMetrics(pool, runId, [{ key: 'mlfleet.duration_s', value: durationS, timestamp: run.info.end_time, step: 0 }]);
+    return true;
+  }
+
+  return {
+    async prepareLaunch(input: PrepareLaunchInput): Promise<PreparedLaunch> {
+      const experiment = await getOrCreateExperiment(pool, input.spec.experiment, artifactRoot);
+      let bundle: { digest: string; uri: string; git?: { commit: string; branch?: string; dirty: boolean } } | undefined;
+      if (input.code && 'dir' in input.code) {
+        try {
+          bundle = await packCodeBundle(input.code.dir, artifactRoot, store);
+        } catch (err) {
+          if (err instanceof CodeBundleError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+            throw ApplicationFailure.nonRetryable(`cannot pack code from ${input.code.dir}: ${(err as Error).message}`, 'InvalidCode');
+          }
+          throw err;
+        }
+      } else if (input.code) {
+        const uri = codeBundleUri(artifactRoot, input.code.bundle);
+        if (!(await store.exists(uri))) {
+          throw ApplicationFailure.nonRetryable(`code bundle ${input.code.bundle} is not in the artifact store`, 'InvalidCode');
+        }
+        bundle = { digest: input.code.bundle, uri };
+      }
+      const tags: Record<string, string> = {
+        'mlfleet.launch_id': input.launchId,
+        'mlfleet.trigger': input.trigger,
+        'mlfleet.pipeline_digest': sha256(canonicalJson(input.spec)),
+        'mlfleet.workflow_id': input.workflowId,
+        'mlflow.source.type': 'PROJECT',
+      };
+      if (bundle) tags['mlfleet.code_digest'] = bundle.digest;
+      if (bundle?.git) {
+        tags['mlflow.source.git.commit'] = bundle.git.commit;
+        tags['mlfleet.git_dirty'] = String(bundle.git.dirty);
+        if (bundle.git.branch) tags['mlflow.source.git.branch'] = bundle.git.branch;
+      }
+      await createRun(pool, {
+        runId: input.runId,
+        experimentId: experiment.experiment_id,
+        name: `launch-${input.launchId.slice(0, 12)}`,
+        userId: process.env.USER ?? 'mlfleet',
+        startTime: Date.now(),
+        artifactUri: runArtifactUri(artifactRoot, experiment.experiment_id, input.runId),
+        tags,
+      });
+      await insertLaunch(pool, {
+        launchId: input.launchId,
+        workflowId: input.workflowId,
+        experimentId: experiment.experiment_id,
+        runId: input.runId,
+        status: 'RUNNING',
+        trigger: input.trigger,
+        spec: input.spec,
+        params: input.params,
+        codeDigest: bundle?.digest,
+        createdAt: Date.now(),
+      });
+      return { experimentId: experiment.experiment_id, ...(bundle ? { codeDigest: bundle.digest, codeBundleUri: bundle.uri } : {}) };
+    },
+
+    async startStageRun(input: StartStageRunInput): Promise<{ artifactUri: string }> {
+      const artifactUri = runArtifactUri(artifactRoot, input.experimentId, input.runId);
+      await createRun(pool, {
+        runId: input.runId,
+        experimentId: input.experimentId,
+        name: input.stage,
+        userId: process.env.USER ?? 'mlfleet',
+        startTime: Date.now(),
+        artifactUri,
+        tags: {
+          'mlflow.parentRunId': input.parentRunId,
+          'mlfleet.launch_id': input.launchId,
+          'mlfleet.stage': input.stage,
+          'mlfleet.workflow_id': input.workflowId,
+          'mlfleet.cloud': deps.provider.name,
+        },
+      });
+      await logParams(pool, input.runId, Object.fromEntries(Object.entries(input.params).map(([k, v]) => [k, String(v)])));
+      await upsertStageRun(pool, { launchId: input.launchId, stage: input.stage, runId: input.runId, workflowId: input.workflowId, status: 'RUNNING', startedAt: Date.now() });
+      return { artifactUri };
+    },
+
+    async finishStageRun(input: FinishStageRunInput): Promise<void> {
+      if (!(await finishRun(input.runId, input.status))) return;
+      await upsertStageRun(pool, {
+        launchId: input.launchId,
+        stage: input.stage,
+        runId: input.runId,
+        status: input.status,
+        endedAt: Date.now(),
+        ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
+        ...(input.error !== undefined ? { error: input.error } : {}),
+        ...(input.outputs ? { outputs: input.outputs } : {}),
+      });
+    },
+
+    async finishLaunch(input: FinishRunInput): Promise<void> {
+      await finishRun(input.runId, input.status);
+      await setLaunchStatus(pool, input.launchId, input.status, Date.now(), input.error);
+    },
+  };
+}

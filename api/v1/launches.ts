@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { z } from 'zod';
+import { LaunchInput, type LaunchProgress } from '../../domain/launch';
+import { applyParamOverrides } from '../../domain/params';
+import { formatSpecIssues, SpecError } from '../../domain/pipeline-spec';
+import { getLaunchProgress } from '../../store/launches';
+import { launchProgressQuery } from '../../workflows/definitions';
+import { launchWorkflowId } from '../../workflows/ids';
+import { startLaunch } from '../../workers/launcher';
+import { ApiError } from '../errors';
+
+export interface LaunchRoutesDeps {
+  pool: pg.Pool;
+  temporal: Client;
+  taskQueue: string;
+}
+
+const LaunchIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'invalid launch id') });
+
+// How long POST waits for the worker to answer the first progress query before replying without it.
+const FIRST_PROGRESS_WAIT_MS = 5_000;
+
+export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDeps): void {
+  const { temporal, pool } = deps;
+
+  async function progressOf(launchId: string): Promise<LaunchProgress> {
+    const handle = temporal.workflow.getHandle(launchWorkflowId(launchId));
+    try {
+      const description = await handle.describe();
+      if (description.status.name === 'RUNNING') return await handle.query(launchProgressQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    // Closed (or its history is gone): the database has the final state.
+    const stored = await getLaunchProgress(pool, launchId);
+    if (!stored) throw ApiError.notFound(`Launch '${launchId}' not found`);
+    return stored;
+  }
+
+  app.post('/api/v1/launches', async (request, reply) => {
+    const parsed = LaunchInput.safeParse(request.body);
+    if (!parsed.success) throw ApiError.invalid(formatSpecIssues(parsed.error).join('\n'));
+    try {
+      applyParamOverrides(parsed.data.spec, parsed.data.params ?? {});
+    } catch (err) {
+      if (err instanceof SpecError) throw ApiError.invalid(err.message);
+      throw err;
+    }
+    if (parsed.data.code && 'dir' in parsed.data.code && !parsed.data.code.dir.startsWith('/')) {
+      throw ApiError.invalid('code.dir: expected an absolute path the worker can read');
+    }
+    const launchId = randomBytes(8).toString('hex');
+    const input: LaunchInput = { ...parsed.data, trigger: parsed.data.trigger ?? 'api' };
+    const handle = await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue });
+    const progress = await Promise.race([
+      handle.query(launchProgressQuery).catch(() => undefined),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), FIRST_PROGRESS_WAIT_MS).unref()),
+    ]);
+    return reply.status(201).send(progress ?? { launch_id: launchId, status: 'RUNNING', stages: [] });
+  });
+
+  app.get('/api/v1/launches/:id', async (request) => {
+    const { id } = parseParams(request.params);
+    return progressOf(id);
+  });
+
+  app.post('/api/v1/launches/:id/cancel', async (request) => {
+    const { id } = parseParams(request.params);
+    const handle = temporal.workflow.getHandle(launchWorkflowId(id));
+    try {
+      const description = await handle.describe();
+      // Cancel, never terminate: cancellation lets every stage stop its process and record KILLED.
+      if (description.status.name === 'RUNNING') await handle.cancel();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw ApiError.notFound(`Launch '${id}' not found`);
+      throw err;
+    }
+    return progressOf(id);
+  });
+}
+
+function parseParams(params: unknown): { id: string } {
+  const parsed = LaunchIdParams.safeParse(params);
+  if (!parsed.success) throw ApiError.invalid(parsed.error.issues[0]?.message ?? 'invalid launch id');
+  return parsed.data;
+}

@@ -1,0 +1,93 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { SpecError } from '../domain/pipeline-spec';
+import { ApiRequestError, MlfleetApi } from './api-client';
+import { demoCommand } from './demo';
+import { launchCommand } from './launch';
+import { launchJson, renderRunTree } from './render';
+import { apiCommand, workerCommand } from './serve';
+import { upCommand } from './up';
+
+const DEFAULT_URL = process.env.MLFLEET_URL ?? 'http://127.0.0.1:5000';
+
+const port = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a port number (1-65535)');
+  return n;
+};
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const program = new Command('mlfleet')
+  .description('ML pipelines as Temporal workflows on the cheapest spot VM, tracked in an MLflow-compatible store')
+  .showHelpAfterError();
+
+program
+  .command('up')
+  .description('run PostgreSQL, the Temporal dev server, a worker and the API in the foreground (Ctrl-C stops)')
+  .option('--port <n>', 'API port', port)
+  .option('--data-dir <dir>', 'local state folder (default .mlfleet, or MLFLEET_DATA_DIR)')
+  .action((opts: { port?: number; dataDir?: string }) => upCommand(opts));
+
+program
+  .command('launch <file>')
+  .description('launch a pipeline (YAML or JSON)')
+  .option('-p, --param <stage.key=value>', 'override a stage param (repeatable)', collect, [])
+  .option('-w, --wait', 'follow stage progress until the launch ends; exit non-zero unless it FINISHED', false)
+  .option('--json', 'print the launch as JSON', false)
+  .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
+  .action(async (file: string, opts: { param: string[]; wait: boolean; json: boolean; url: string }) => {
+    process.exitCode = await launchCommand(file, opts);
+  });
+
+program
+  .command('status <launch-id>')
+  .description('show a launch and its stages')
+  .option('--json', 'print as JSON', false)
+  .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
+  .action(async (launchId: string, opts: { json: boolean; url: string }) => {
+    const progress = await new MlfleetApi(opts.url).getLaunch(launchId);
+    console.log(opts.json ? JSON.stringify(launchJson(progress)) : renderRunTree(progress));
+  });
+
+program
+  .command('cancel <launch-id>')
+  .description('cancel a launch: its stages stop and their runs end KILLED')
+  .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
+  .action(async (launchId: string, opts: { url: string }) => {
+    const progress = await new MlfleetApi(opts.url).cancelLaunch(launchId);
+    console.log(`cancellation requested for ${progress.launch_id} (now ${progress.status})`);
+  });
+
+program
+  .command('demo')
+  .description('start the embedded stack, run examples/churn, print the run tree, stop')
+  .option('--port <n>', 'API port', port)
+  .option('--data-dir <dir>', 'local state folder (default .mlfleet)')
+  .option('--keep', 'keep the stack running afterwards', false)
+  .action(async (opts: { port?: number; dataDir?: string; keep: boolean }) => {
+    process.exitCode = await demoCommand(opts);
+  });
+
+program
+  .command('worker')
+  .description('run a worker against DATABASE_URL and TEMPORAL_ADDRESS (production)')
+  .action(() => workerCommand());
+
+program
+  .command('api')
+  .description('run the API against DATABASE_URL and TEMPORAL_ADDRESS (production)')
+  .option('--port <n>', 'port (default 5000, or MLFLEET_PORT)', port)
+  .option('--host <host>', 'interface to listen on', '0.0.0.0')
+  .action((opts: { port?: number; host: string }) => apiCommand(opts));
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof SpecError) {
+    console.error(`invalid pipeline:\n${err.issues.map((i) => `  ${i}`).join('\n')}`);
+    process.exit(2);
+  }
+  if (err instanceof ApiRequestError) {
+    console.error(`mlfleet: ${err.message}`);
+    process.exit(err.status === 400 ? 2 : 1);
+  }
+  console.error(`mlfleet: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

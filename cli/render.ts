@@ -1,0 +1,38 @@
+import type { LaunchProgress, StageProgress } from '../domain/launch';
+
+const duration = (stage: StageProgress): string => {
+  if (stage.duration_s !== undefined) return `${stage.duration_s.toFixed(1)}s`;
+  if (stage.started_at !== undefined) return `${(((stage.ended_at ?? Date.now()) - stage.started_at) / 1000).toFixed(1)}s`;
+  return '-';
+};
+
+/** The run tree: the launch run, then one line per stage run. */
+export function renderRunTree(progress: LaunchProgress): string {
+  const rows = progress.stages.map((s) => [s.name, s.status, duration(s), s.run_id || '-']);
+  const header = ['STAGE', 'STATUS', 'DURATION', 'RUN ID'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
+  return [
+    `launch ${progress.launch_id}  ${progress.status}  run ${progress.run_id}  experiment ${progress.experiment_id ?? '-'}`,
+    line(header),
+    ...rows.map(line),
+    ...(progress.error ? [`  error: ${progress.error}`] : []),
+  ].join('\n');
+}
+
+/** One line per stage whose status changed since `previous`, for live progress. */
+export function progressChanges(previous: LaunchProgress | undefined, current: LaunchProgress): string[] {
+  return current.stages
+    .filter((stage) => previous?.stages.find((s) => s.name === stage.name)?.status !== stage.status)
+    .filter((stage) => stage.status !== 'PENDING')
+    .map((stage) => `  ${stage.name.padEnd(16)} ${stage.status}${stage.error ? `: ${stage.error}` : ''}`);
+}
+
+/** The `--json` shape of launch and status. */
+export const launchJson = (p: LaunchProgress): object => ({
+  launch_id: p.launch_id,
+  experiment_id: p.experiment_id,
+  run_id: p.run_id,
+  status: p.status,
+  stages: p.stages.map((s) => ({ name: s.name, run_id: s.run_id, status: s.status })),
+});

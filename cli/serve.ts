@@ -1,0 +1,56 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { buildApp } from '../api/app';
+import { migrate } from '../store/migrate';
+import { createPool } from '../store/pool';
+import { loadConfig, type MlfleetConfig } from '../workers/config';
+import { ensureSearchAttributes } from '../workers/search-attributes';
+import { createMlfleetWorker } from '../workers/worker';
+import { untilSignal } from './up';
+
+/** Production entry points run against external services only: both must be configured. */
+function externalConfig(opts: { port?: number }): MlfleetConfig & { databaseUrl: string; temporalAddress: string } {
+  const config = loadConfig(opts);
+  if (!config.databaseUrl || !config.temporalAddress) {
+    throw new Error('DATABASE_URL and TEMPORAL_ADDRESS must be set (use `mlfleet up` for the embedded stack)');
+  }
+  return config as MlfleetConfig & { databaseUrl: string; temporalAddress: string };
+}
+
+/** `mlfleet worker`: one stateless worker on the mlfleet task queue; run as many as needed. */
+export async function workerCommand(): Promise<void> {
+  const config = externalConfig({});
+  const pool = createPool(config.databaseUrl);
+  await migrate(pool);
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createMlfleetWorker({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    pool,
+    artifactRoot: config.artifactRoot,
+    trackingUri: config.publicUrl,
+    dataDir: config.dataDir,
+  });
+  const running = worker.run();
+  console.log(`[mlfleet] worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
+  await Promise.race([running, untilSignal().then(() => worker.shutdown())]);
+  await running;
+  await connection.close();
+  await pool.end();
+}
+
+/** `mlfleet api`: the HTTP API alone (MLflow facade and /api/v1), stateless behind a load balancer. */
+export async function apiCommand(opts: { port?: number; host: string }): Promise<void> {
+  const config = externalConfig(opts);
+  const pool = createPool(config.databaseUrl);
+  await migrate(pool);
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  await ensureSearchAttributes(connection, config.namespace);
+  const app = buildApp({ pool, temporal: new Client({ connection, namespace: config.namespace }), taskQueue: config.taskQueue, logger: true });
+  await app.listen({ port: config.apiPort, host: opts.host });
+  await untilSignal();
+  await app.close();
+  await connection.close();
+  await pool.end();
+}

@@ -1,0 +1,45 @@
+import { loadConfig } from '../workers/config';
+import { type RunningStack, startStack } from '../workers/stack';
+
+export interface UpOptions {
+  port?: number;
+  dataDir?: string;
+}
+
+/** Starts the stack and prints where everything is. */
+export async function bringUp(opts: UpOptions, log: (line: string) => void): Promise<RunningStack> {
+  const config = loadConfig(opts);
+  const stack = await startStack(config, (line) => log(`[mlfleet] ${line}`));
+  log('');
+  log('mlfleet is up');
+  log(`  API and MLflow tracking  ${stack.apiUrl}   (export MLFLOW_TRACKING_URI=${stack.apiUrl})`);
+  log(`  Temporal                 ${stack.temporalAddress}${stack.embedded.temporal ? '   (embedded dev server)' : ''}`);
+  if (stack.temporalUiUrl) log(`  Temporal UI              ${stack.temporalUiUrl}`);
+  log(`  PostgreSQL               ${stack.embedded.postgres ? `embedded, data in ${config.dataDir}/pg` : 'DATABASE_URL'}`);
+  log(`  Artifacts                ${config.artifactRoot}`);
+  log('  Authentication           off (embedded mode)');
+  return stack;
+}
+
+/** `mlfleet up`: runs in the foreground until Ctrl-C, then stops everything in order. */
+export async function upCommand(opts: UpOptions): Promise<void> {
+  const stack = await bringUp(opts, (line) => console.log(line));
+  console.log('Press Ctrl-C to stop.');
+  await untilSignal();
+  console.log('\n[mlfleet] stopping (Ctrl-C again to force) …');
+  process.once('SIGINT', () => process.exit(130));
+  await stack.stop();
+  console.log('[mlfleet] stopped; unfinished launches resume on the next `mlfleet up`.');
+}
+
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}

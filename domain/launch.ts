@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { PipelineSpec } from './pipeline-spec';
+
+export const ParamValue = z.union([z.string(), z.number(), z.boolean()]);
+export type ParamValue = z.infer<typeof ParamValue>;
+
+/** Where a launch's code comes from: an uploaded bundle by digest, or a folder the worker can read. */
+export const CodeSource = z.union([
+  z.object({ bundle: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits>') }).strict(),
+  z.object({ dir: z.string().min(1) }).strict(),
+]);
+export type CodeSource = z.infer<typeof CodeSource>;
+
+export const LaunchTrigger = z.enum(['cli', 'api', 'schedule', 'temporal']);
+export type LaunchTrigger = z.infer<typeof LaunchTrigger>;
+
+/**
+ * The one input of the `launchExperiment` workflow, and the body of `POST /api/v1/launches`:
+ * plain JSON, so the REST API, the CLI, the Temporal CLI/UI and schedules all start launches alike.
+ */
+export const LaunchInput = z
+  .object({
+    spec: PipelineSpec,
+    /** Overrides as `stage.param` → value; each must name a param the stage declares. */
+    params: z.record(z.string(), ParamValue).optional(),
+    code: CodeSource.optional(),
+    trigger: LaunchTrigger.optional(),
+  })
+  .strict();
+export type LaunchInput = z.infer<typeof LaunchInput>;
+
+/** MLflow run statuses, which launches and stages share. */
+export const RunStatus = z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+/** A stage that never started (its launch failed or was cancelled first) is SKIPPED and has no run. */
+export const StageStatus = z.enum(['PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'SKIPPED']);
+export type StageStatus = z.infer<typeof StageStatus>;
+
+export const StageProgress = z.object({
+  name: z.string(),
+  run_id: z.string(),
+  status: StageStatus,
+  started_at: z.number().optional(),
+  ended_at: z.number().optional(),
+  duration_s: z.number().optional(),
+  exit_code: z.number().optional(),
+  error: z.string().optional(),
+});
+export type StageProgress = z.infer<typeof StageProgress>;
+
+/** What `mlfleet status`, `GET /api/v1/launches/:id` and the launch workflow's query all answer. */
+export const LaunchProgress = z.object({
+  launch_id: z.string(),
+  experiment_id: z.string().optional(),
+  run_id: z.string(),
+  status: RunStatus,
+  stages: z.array(StageProgress),
+  error: z.string().optional(),
+});
+export type LaunchProgress = z.infer<typeof LaunchProgress>;
+
+export const isTerminalStatus = (status: RunStatus | StageStatus): boolean =>
+  status === 'FINISHED' || status === 'FAILED' || status === 'KILLED' || status === 'SKIPPED';

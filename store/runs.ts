@@ -1,0 +1,505 @@
+import { z } from 'zod';
+import { RunStatus } from '../domain/launch';
+import { ExperimentNotFoundError } from './experiments';
+import type { Queryable } from './pool';
+
+export type TerminalRunStatus = 'FINISHED' | 'FAILED' | 'KILLED';
+const TERMINAL_RUN_STATUSES: readonly TerminalRunStatus[] = ['FINISHED', 'FAILED', 'KILLED'];
+
+export const RUN_NAME_TAG = 'mlflow.runName';
+export const USER_TAG = 'mlflow.user';
+export const PARENT_RUN_TAG = 'mlflow.parentRunId';
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+/** Tags or params as a record, or MLflow's list of {key, value} (where the last value of a key wins). */
+export type KeyValues = Readonly<Record<string, string>> | readonly KeyValue[];
+
+export interface MetricPoint {
+  key: string;
+  /** NaN and ±Infinity are allowed. */
+  value: number;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  step?: number;
+}
+
+export interface MlflowRunInfo {
+  run_id: string;
+  run_uuid: string;
+  run_name: string;
+  experiment_id: string;
+  user_id: string;
+  status: RunStatus;
+  start_time: number;
+  end_time?: number;
+  artifact_uri: string;
+  lifecycle_stage: 'active' | 'deleted';
+}
+
+export interface MlflowMetric {
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+}
+
+export interface MlflowDatasetInput {
+  tags: KeyValue[];
+  dataset: { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string };
+}
+
+/** A run in MLflow's JSON shape; `data.metrics` holds the latest point per key. */
+export interface MlflowRun {
+  info: MlflowRunInfo;
+  data: { metrics: MlflowMetric[]; params: KeyValue[]; tags: KeyValue[] };
+  inputs: { dataset_inputs: MlflowDatasetInput[] };
+}
+
+export interface CreateRunInput {
+  runId: string;
+  experimentId: string;
+  name: string;
+  userId: string;
+  /** Epoch milliseconds. */
+  startTime: number;
+  artifactUri: string;
+  tags?: Readonly<Record<string, string>>;
+  /** RUNNING unless given: a stage run waiting for a VM is SCHEDULED. */
+  status?: RunStatus;
+}
+
+export class RunNotFoundError extends Error {
+  override readonly name = 'RunNotFoundError';
+  constructor(readonly runId: string) {
+    super(`Run with id=${runId} not found`);
+  }
+}
+
+/** Params are write-once (MLflow): re-logging the same value is fine, a different one is not. */
+export class ParamConflictError extends Error {
+  override readonly name = 'ParamConflictError';
+  constructor(
+    readonly runId: string,
+    readonly key: string,
+    readonly oldValue: string,
+    readonly newValue: string,
+  ) {
+    super(
+      `Changing param values is not allowed. Param with key='${key}' was already logged with value='${oldValue}' ` +
+        `for run ID='${runId}'. Attempted logging new value '${newValue}'.`,
+    );
+  }
+}
+
+export const isTerminalRunStatus = (status: RunStatus): status is TerminalRunStatus =>
+  (TERMINAL_RUN_STATUSES as readonly RunStatus[]).includes(status);
+
+const RunRow = z.object({
+  run_uuid: z.string(),
+  experiment_id: z.number().int(),
+  name: z.string(),
+  user_id: z.string(),
+  status: RunStatus,
+  start_time: z.number(),
+  end_time: z.number().nullable(),
+  artifact_uri: z.string(),
+  lifecycle_stage: z.enum(['active', 'deleted']),
+});
+type RunRow = z.infer<typeof RunRow>;
+
+const KeyValueRow = z.object({ run_uuid: z.string(), key: z.string(), value: z.string() });
+// z.number() refuses ±Infinity, which a double precision column legitimately holds.
+const Double = z.custom<number>((value) => typeof value === 'number', 'expected a double');
+const MetricRow = z.object({
+  run_uuid: z.string(),
+  key: z.string(),
+  value: Double,
+  timestamp: z.number(),
+  step: z.number(),
+  is_nan: z.boolean(),
+});
+const DatasetInputRow = z.object({
+  run_uuid: z.string(),
+  name: z.string(),
+  digest: z.string(),
+  source_type: z.string(),
+  source: z.string(),
+  schema: z.string().nullable(),
+  profile: z.string().nullable(),
+  tags: z.array(z.object({ key: z.string(), value: z.string() })),
+});
+const StatusRow = z.object({ status: RunStatus });
+
+const RUN_COLUMNS = 'r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage';
+
+function toRunInfo(row: RunRow): MlflowRunInfo {
+  return {
+    run_id: row.run_uuid,
+    run_uuid: row.run_uuid,
+    run_name: row.name,
+    experiment_id: String(row.experiment_id),
+    user_id: row.user_id,
+    status: row.status,
+    start_time: row.start_time,
+    ...(row.end_time !== null && { end_time: row.end_time }),
+    artifact_uri: row.artifact_uri,
+    lifecycle_stage: row.lifecycle_stage,
+  };
+}
+
+/** Record or list → unique keys in first-seen order, last value winning (one upsert row per key). */
+function entries(values: KeyValues): [keys: string[], values: string[]] {
+  const merged = new Map<string, string>();
+  const pairs: Iterable<readonly [string, string]> = Array.isArray(values)
+    ? (values as readonly KeyValue[]).map((kv) => [kv.key, kv.value] as const)
+    : Object.entries(values);
+  for (const [key, value] of pairs) merged.set(key, value);
+  return [[...merged.keys()], [...merged.values()]];
+}
+
+function isForeignKeyViolation(err: unknown, ...constraints: string[]): boolean {
+  return (
+    err instanceof Error &&
+    'code' in err &&
+    err.code === '23503' &&
+    'constraint' in err &&
+    constraints.includes(err.constraint as string)
+  );
+}
+
+/** Runs a write whose only foreign keys point at the run, turning their violation into RunNotFoundError. */
+async function onRun<T>(runId: string, constraints: string[], write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isForeignKeyViolation(err, ...constraints)) throw new RunNotFoundError(runId);
+    throw err;
+  }
+}
+
+/** Params, tags, latest metrics and dataset inputs of many runs in a fixed number of queries. */
+async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]> {
+  const rows = rawRows.map((row) => RunRow.parse(row));
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.run_uuid);
+  const byRun = new Map(
+    rows.map((row): [string, MlflowRun] => [
+      row.run_uuid,
+      { info: toRunInfo(row), data: { metrics: [], params: [], tags: [] }, inputs: { dataset_inputs: [] } },
+    ]),
+  );
+  const runOf = (runId: string): MlflowRun => byRun.get(runId) as MlflowRun;
+
+  // Sequential on purpose: `db` may be a single transaction client, which runs one query at a time.
+  const params = await db.query('SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY($1::text[]) ORDER BY key', [ids]);
+  for (const row of params.rows) {
+    const { run_uuid, key, value } = KeyValueRow.parse(row);
+    runOf(run_uuid).data.params.push({ key, value });
+  }
+  const tags = await db.query('SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY($1::text[]) ORDER BY key', [ids]);
+  for (const row of tags.rows) {
+    const { run_uuid, key, value } = KeyValueRow.parse(row);
+    runOf(run_uuid).data.tags.push({ key, value });
+  }
+  const metrics = await db.query(
+    'SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = ANY($1::text[]) ORDER BY key',
+    [ids],
+  );
+  for (const row of metrics.rows) {
+    const metric = MetricRow.parse(row);
+    runOf(metric.run_uuid).data.metrics.push({
+      key: metric.key,
+      value: metric.is_nan ? Number.NaN : metric.value,
+      timestamp: metric.timestamp,
+      step: metric.step,
+    });
+  }
+  const inputs = await db.query(
+    `SELECT i.destination_id AS run_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile,
+            COALESCE((SELECT json_agg(json_build_object('key', t.name, 'value', t.value) ORDER BY t.name)
+                      FROM input_tags t WHERE t.input_uuid = i.input_uuid), '[]'::json) AS tags
+     FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
+     WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = ANY($1::text[])
+     ORDER BY d.name, d.digest`,
+    [ids],
+  );
+  for (const row of inputs.rows) {
+    const input = DatasetInputRow.parse(row);
+    runOf(input.run_uuid).inputs.dataset_inputs.push({
+      tags: input.tags,
+      dataset: {
+        name: input.name,
+        digest: input.digest,
+        source_type: input.source_type,
+        source: input.source,
+        ...(input.schema !== null && { schema: input.schema }),
+        ...(input.profile !== null && { profile: input.profile }),
+      },
+    });
+  }
+  return rows.map((row) => runOf(row.run_uuid));
+}
+
+/**
+ * Creates the run with its tags, always including mlflow.runName and mlflow.user. Idempotent: a
+ * replay with the same runId (an activity retried after a lost response) returns the existing run
+ * untouched.
+ */
+export async function createRun(db: Queryable, input: CreateRunInput): Promise<MlflowRun> {
+  if (!/^\d{1,18}$/.test(input.experimentId)) throw new ExperimentNotFoundError(input.experimentId);
+  const [tagKeys, tagValues] = entries({ ...input.tags, [RUN_NAME_TAG]: input.name, [USER_TAG]: input.userId });
+  try {
+    // One statement, so the run never exists without its tags.
+    await db.query(
+      `WITH inserted AS (
+         INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, artifact_uri)
+         VALUES ($1, $2::bigint, $3, $4, $5, $6, $7)
+         ON CONFLICT (run_uuid) DO NOTHING
+         RETURNING run_uuid
+       )
+       INSERT INTO tags (run_uuid, key, value)
+       SELECT inserted.run_uuid, t.key, t.value
+       FROM inserted, unnest($8::text[], $9::text[]) AS t(key, value)
+       ON CONFLICT (run_uuid, key) DO NOTHING`,
+      [
+        input.runId,
+        input.experimentId,
+        input.name,
+        input.userId,
+        input.status ?? 'RUNNING',
+        input.startTime,
+        input.artifactUri,
+        tagKeys,
+        tagValues,
+      ],
+    );
+  } catch (err) {
+    if (isForeignKeyViolation(err, 'runs_experiment_id_fkey')) throw new ExperimentNotFoundError(input.experimentId);
+    throw err;
+  }
+  const run = await getRun(db, input.runId);
+  if (!run) throw new RunNotFoundError(input.runId);
+  return run;
+}
+
+/** Reads one status-changing UPDATE's result, or the unchanged status when the guard refused it. */
+async function guardedStatusUpdate(db: Queryable, runId: string, sql: string, values: unknown[]): Promise<RunStatus> {
+  const { rows } = await db.query(
+    `WITH updated AS (${sql} RETURNING status)
+     SELECT status FROM updated
+     UNION ALL
+     SELECT status FROM runs WHERE run_uuid = $1 AND NOT EXISTS (SELECT 1 FROM updated)`,
+    [runId, ...values],
+  );
+  if (rows.length === 0) throw new RunNotFoundError(runId);
+  return StatusRow.parse(rows[0]).status;
+}
+
+/**
+ * Ends the run unless it already ended, so a late replay cannot overwrite the real outcome.
+ * Returns the status the run has afterwards.
+ */
+export function endRun(db: Queryable, runId: string, status: TerminalRunStatus, endTime: number): Promise<RunStatus> {
+  return guardedStatusUpdate(
+    db,
+    runId,
+    `UPDATE runs SET status = $2, end_time = $3
+     WHERE run_uuid = $1 AND status <> ALL($4::text[])`,
+    [status, endTime, TERMINAL_RUN_STATUSES],
+  );
+}
+
+/** Moves a run that has not ended to RUNNING (or SCHEDULED); an ended run keeps its status. */
+export function setRunStatus(db: Queryable, runId: string, status: 'RUNNING' | 'SCHEDULED'): Promise<RunStatus> {
+  return guardedStatusUpdate(
+    db,
+    runId,
+    `UPDATE runs SET status = $2
+     WHERE run_uuid = $1 AND status <> ALL($3::text[])`,
+    [status, TERMINAL_RUN_STATUSES],
+  );
+}
+
+export interface RunInfoUpdate {
+  status?: RunStatus;
+  endTime?: number;
+  runName?: string;
+}
+
+/**
+ * MLflow's runs/update: sets what is given, unguarded (a client resuming a run moves it from
+ * FINISHED back to RUNNING), and keeps the mlflow.runName tag in step with the name.
+ */
+export async function updateRunInfo(db: Queryable, runId: string, update: RunInfoUpdate): Promise<MlflowRunInfo> {
+  const { rows } = await db.query(
+    `WITH updated AS (
+       UPDATE runs AS r
+       SET status = COALESCE($2, r.status),
+           end_time = COALESCE($3, r.end_time),
+           name = COALESCE(NULLIF($4, ''), r.name)
+       WHERE r.run_uuid = $1
+       RETURNING ${RUN_COLUMNS}
+     ),
+     name_tag AS (
+       INSERT INTO tags (run_uuid, key, value)
+       SELECT run_uuid, $5::text, name FROM updated WHERE NULLIF($4, '') IS NOT NULL
+       ON CONFLICT (run_uuid, key) DO UPDATE SET value = EXCLUDED.value
+     )
+     SELECT * FROM updated`,
+    [runId, update.status ?? null, update.endTime ?? null, update.runName ?? null, RUN_NAME_TAG],
+  );
+  if (rows.length === 0) throw new RunNotFoundError(runId);
+  return toRunInfo(RunRow.parse(rows[0]));
+}
+
+/** Upserts tags in one statement; setting mlflow.runName renames the run, as in MLflow. */
+export async function setTags(db: Queryable, runId: string, tags: KeyValues): Promise<void> {
+  const [keys, values] = entries(tags);
+  if (keys.length === 0) return;
+  const runName = values[keys.lastIndexOf(RUN_NAME_TAG)] ?? null;
+  await onRun(runId, ['tags_run_uuid_fkey'], () =>
+    db.query(
+      `WITH renamed AS (
+         UPDATE runs SET name = $4 WHERE run_uuid = $1 AND $4::text IS NOT NULL
+       )
+       INSERT INTO tags (run_uuid, key, value)
+       SELECT $1, t.key, t.value FROM unnest($2::text[], $3::text[]) AS t(key, value)
+       ON CONFLICT (run_uuid, key) DO UPDATE SET value = EXCLUDED.value`,
+      [runId, keys, values, runName],
+    ),
+  );
+}
+
+const ParamOutcomeRow = z.object({
+  outcome: z.enum(['conflict', 'unseen']),
+  key: z.string(),
+  old_value: z.string().nullable(),
+  new_value: z.string(),
+});
+
+/**
+ * Logs write-once params. A key already logged with the same value is a no-op; a different value
+ * throws ParamConflictError and, when the conflict is visible up front, writes nothing.
+ */
+export async function logParams(db: Queryable, runId: string, params: KeyValues): Promise<void> {
+  const [keys, values] = entries(params);
+  if (keys.length === 0) return;
+  const { rows } = await onRun(runId, ['params_run_uuid_fkey'], () =>
+    db.query(
+      `WITH input AS (
+         SELECT t.key, t.value, t.ord FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(key, value, ord)
+       ),
+       existing AS (
+         SELECT i.key, i.value AS new_value, p.value AS old_value, i.ord
+         FROM input i JOIN params p ON p.run_uuid = $1 AND p.key = i.key
+       ),
+       conflict AS (
+         SELECT key, old_value, new_value FROM existing WHERE old_value <> new_value ORDER BY ord LIMIT 1
+       ),
+       inserted AS (
+         INSERT INTO params (run_uuid, key, value)
+         SELECT $1, key, value FROM input WHERE NOT EXISTS (SELECT 1 FROM conflict)
+         ON CONFLICT (run_uuid, key) DO NOTHING
+         RETURNING key
+       )
+       SELECT 'conflict' AS outcome, key, old_value, new_value FROM conflict
+       UNION ALL
+       -- Skipped by ON CONFLICT yet absent from this statement's snapshot: a concurrent writer won.
+       SELECT 'unseen', i.key, NULL, i.value FROM input i
+       WHERE NOT EXISTS (SELECT 1 FROM conflict)
+         AND i.key NOT IN (SELECT key FROM inserted)
+         AND i.key NOT IN (SELECT key FROM existing)`,
+      [runId, keys, values],
+    ),
+  );
+  const outcomes = rows.map((row) => ParamOutcomeRow.parse(row));
+  const conflict = outcomes.find((o) => o.outcome === 'conflict');
+  if (conflict) throw new ParamConflictError(runId, conflict.key, conflict.old_value ?? '', conflict.new_value);
+  const unseen = outcomes.filter((o) => o.outcome === 'unseen');
+  if (unseen.length === 0) return;
+  // A fresh statement sees what the concurrent writer committed.
+  const current = await db.query('SELECT key, value FROM params WHERE run_uuid = $1 AND key = ANY($2::text[])', [
+    runId,
+    unseen.map((o) => o.key),
+  ]);
+  const stored = new Map(current.rows.map((row) => KeyValueRow.omit({ run_uuid: true }).parse(row)).map((p) => [p.key, p.value]));
+  for (const o of unseen) {
+    const old = stored.get(o.key);
+    if (old !== undefined && old !== o.new_value) throw new ParamConflictError(runId, o.key, old, o.new_value);
+  }
+}
+
+/**
+ * Appends metric points and advances latest_metrics in one statement. A replayed point collides with
+ * itself and is dropped; the latest point per key is the greatest (step, timestamp, value), so a point
+ * logged late at a lower step never replaces it.
+ */
+export async function logMetrics(db: Queryable, runId: string, metrics: readonly MetricPoint[]): Promise<void> {
+  if (metrics.length === 0) return;
+  const keys: string[] = [];
+  const values: number[] = [];
+  const timestamps: number[] = [];
+  const steps: number[] = [];
+  const nans: boolean[] = [];
+  for (const m of metrics) {
+    const isNan = Number.isNaN(m.value);
+    keys.push(m.key);
+    // MLflow stores NaN as 0 with is_nan; ±Infinity fits a double precision column as is.
+    values.push(isNan ? 0 : m.value);
+    timestamps.push(m.timestamp);
+    steps.push(m.step ?? 0);
+    nans.push(isNan);
+  }
+  await onRun(runId, ['metrics_run_uuid_fkey', 'latest_metrics_run_uuid_fkey'], () =>
+    db.query(
+      `WITH input AS (
+         SELECT * FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[], $6::boolean[])
+           AS t(key, value, timestamp, step, is_nan)
+       ),
+       appended AS (
+         INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan)
+         SELECT $1, key, value, timestamp, step, is_nan FROM input
+         ON CONFLICT DO NOTHING
+       ),
+       -- One row per key: ON CONFLICT DO UPDATE may touch a row only once per statement.
+       newest AS (
+         SELECT DISTINCT ON (key) key, value, timestamp, step, is_nan
+         FROM input ORDER BY key, step DESC, timestamp DESC, value DESC
+       )
+       INSERT INTO latest_metrics AS l (run_uuid, key, value, timestamp, step, is_nan)
+       SELECT $1, key, value, timestamp, step, is_nan FROM newest
+       ON CONFLICT (run_uuid, key) DO UPDATE
+       SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
+       WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)`,
+      [runId, keys, values, timestamps, steps, nans],
+    ),
+  );
+}
+
+/** The run's info alone (no params, tags or metrics): a cheap existence and lifecycle check. */
+export async function getRunInfo(db: Queryable, runId: string): Promise<MlflowRunInfo | undefined> {
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1`, [runId]);
+  return rows.length === 0 ? undefined : toRunInfo(RunRow.parse(rows[0]));
+}
+
+export async function getRun(db: Queryable, runId: string): Promise<MlflowRun | undefined> {
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1`, [runId]);
+  const [run] = await loadRuns(db, rows);
+  return run;
+}
+
+/** Active runs tagged mlflow.parentRunId = parentRunId, newest first (MLflow's default order). */
+export async function listChildRuns(db: Queryable, parentRunId: string): Promise<MlflowRun[]> {
+  const { rows } = await db.query(
+    `SELECT ${RUN_COLUMNS}
+     FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid
+     WHERE t.key = $1 AND t.value = $2 AND r.lifecycle_stage = 'active'
+     ORDER BY r.start_time DESC, r.run_uuid`,
+    [PARENT_RUN_TAG, parentRunId],
+  );
+  return loadRuns(db, rows);
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import { fileUriOf } from '../../storage/file-store';
+import { createPool } from '../../store/pool';
+import { createMlfleetWorker } from '../../workers/worker';
+import { testEnv } from './services';
+
+export interface WorkflowTestContext {
+  client: Client;
+  pool: pg.Pool;
+  /** Per-file scratch folder: artifacts and stage work folders live under it. */
+  dataDir: string;
+  artifactRoot: string;
+  /** A worker on a task queue of its own, so test files never steal each other's tasks. */
+  createWorker(taskQueue: string): Promise<Worker>;
+  close(): Promise<void>;
+}
+
+let bundle: Promise<{ code: string }> | undefined;
+
+/** The workflow bundle, built once per test file (bundling takes seconds). */
+export function workflowBundle(): Promise<{ code: string }> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+
+/** Connections to the services global-setup started, and a worker factory over them. */
+export async function createWorkflowTestContext(): Promise<WorkflowTestContext> {
+  const env = testEnv();
+  // Worker life-cycle INFO lines would bury the test output.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const dataDir = mkdtempSync(join(env.dataDir, 'wf-'));
+  const artifactRoot = fileUriOf(join(dataDir, 'artifacts'));
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
+  const pool = createPool(env.databaseUrl);
+  return {
+    client: new Client({ connection }),
+    pool,
+    dataDir,
+    artifactRoot,
+    async createWorker(taskQueue) {
+      return createMlfleetWorker({
+        connection: nativeConnection,
+        taskQueue,
+        pool,
+        artifactRoot,
+        // Test stages do not log to MLflow; nothing listens here.
+        trackingUri: 'http://127.0.0.1:9',
+        dataDir,
+        workflowBundle: await workflowBundle(),
+      });
+    },
+    async close() {
+      await nativeConnection.close();
+      await connection.close();
+      await pool.end();
+    },
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

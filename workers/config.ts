@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+import { fileUriOf } from '../storage/file-store';
+
+/** The task queue mlfleet's workers poll and launches start on, unless MLFLEET_TASK_QUEUE says otherwise. */
+export const TASK_QUEUE = 'mlfleet';
+
+export interface MlfleetConfig {
+  /** Local state: embedded PostgreSQL, the Temporal dev server's SQLite file, artifacts, stage work folders. */
+  dataDir: string;
+  apiPort: number;
+  databaseUrl?: string;
+  temporalAddress?: string;
+  namespace: string;
+  taskQueue: string;
+  artifactRoot: string;
+  /** The URL stages (and the CLI) reach the API at. */
+  publicUrl: string;
+  /** Ports of the embedded services, used only when DATABASE_URL / TEMPORAL_ADDRESS are unset. */
+  postgresPort: number;
+  temporalPort: number;
+  temporalUiPort: number;
+}
+
+/** Configuration from the environment, with flags taking precedence; embedded defaults otherwise. */
+export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, env: NodeJS.ProcessEnv = process.env): MlfleetConfig {
+  const dataDir = resolve(overrides.dataDir ?? env.MLFLEET_DATA_DIR ?? '.mlfleet');
+  const apiPort = overrides.port ?? parsePort(env.MLFLEET_PORT, 5000);
+  return {
+    dataDir,
+    apiPort,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.TEMPORAL_ADDRESS ? { temporalAddress: env.TEMPORAL_ADDRESS } : {}),
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: env.MLFLEET_TASK_QUEUE ?? TASK_QUEUE,
+    artifactRoot: env.MLFLEET_ARTIFACT_ROOT ?? fileUriOf(resolve(dataDir, 'artifacts')),
+    publicUrl: env.MLFLEET_PUBLIC_URL ?? `http://127.0.0.1:${apiPort}`,
+    postgresPort: parsePort(env.MLFLEET_POSTGRES_PORT, 54329),
+    temporalPort: parsePort(env.MLFLEET_TEMPORAL_PORT, 7233),
+    temporalUiPort: parsePort(env.MLFLEET_TEMPORAL_UI_PORT, 8233),
+  };
+}
+
+function parsePort(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`invalid port '${text}': expected 1-65535`);
+  return port;
+}

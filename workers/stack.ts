@@ -1,0 +1,101 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type pg from 'pg';
+import { buildApp } from '../api/app';
+import { migrate } from '../store/migrate';
+import { createPool } from '../store/pool';
+import type { MlfleetConfig } from './config';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { ensureSearchAttributes } from './search-attributes';
+import { startTemporalDevServer } from './temporal-dev-server';
+import { createMlfleetWorker } from './worker';
+
+export interface RunningStack {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  /** Whether PostgreSQL / Temporal were started here (embedded) or are external. */
+  embedded: { postgres: boolean; temporal: boolean };
+  pool: pg.Pool;
+  client: Client;
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything mlfleet needs on one machine: PostgreSQL and the Temporal dev server (unless
+ * DATABASE_URL / TEMPORAL_ADDRESS point elsewhere), migrations, a worker and the API.
+ * `stop()` shuts them down in reverse order; whatever started before a failure is stopped too.
+ */
+export async function startStack(config: MlfleetConfig, log: (line: string) => void = () => undefined): Promise<RunningStack> {
+  const stops: Array<() => Promise<unknown>> = [];
+  const stop = async (): Promise<void> => {
+    for (const fn of stops.reverse()) await fn().catch((err: unknown) => log(`shutdown: ${(err as Error).message}`));
+  };
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      log(`starting PostgreSQL (embedded, data in ${config.dataDir}/pg) …`);
+      const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgresPort });
+      stops.push(() => postgres.stop());
+      databaseUrl = postgres.databaseUrl;
+    }
+    const pool = createPool(databaseUrl);
+    stops.push(() => pool.end());
+    const applied = await migrate(pool);
+    if (applied.length > 0) log(`applied database migrations ${applied.join(', ')}`);
+
+    let temporalAddress = config.temporalAddress;
+    let temporalUiUrl: string | undefined;
+    if (!temporalAddress) {
+      log(`starting the Temporal dev server (state in ${config.dataDir}/temporal.db) …`);
+      const temporal = await startTemporalDevServer({
+        port: config.temporalPort,
+        uiPort: config.temporalUiPort,
+        dbFilename: `${config.dataDir}/temporal.db`,
+      });
+      stops.push(() => temporal.stop());
+      temporalAddress = temporal.address;
+      temporalUiUrl = temporal.uiUrl;
+    }
+
+    const connection = await Connection.connect({ address: temporalAddress });
+    stops.push(() => connection.close());
+    if (config.temporalAddress) await ensureSearchAttributes(connection, config.namespace);
+    const client = new Client({ connection, namespace: config.namespace });
+
+    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    stops.push(() => workerConnection.close());
+    log('bundling workflows and starting the worker …');
+    const worker = await createMlfleetWorker({
+      connection: workerConnection,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      pool,
+      artifactRoot: config.artifactRoot,
+      trackingUri: config.publicUrl,
+      dataDir: config.dataDir,
+    });
+    const workerRun = worker.run();
+    stops.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerRun;
+    });
+
+    const app = buildApp({ pool, temporal: client, taskQueue: config.taskQueue });
+    await app.listen({ port: config.apiPort, host: '127.0.0.1' });
+    stops.push(() => app.close());
+
+    return {
+      apiUrl: `http://127.0.0.1:${config.apiPort}`,
+      temporalAddress,
+      ...(temporalUiUrl ? { temporalUiUrl } : {}),
+      embedded: { postgres: !config.databaseUrl, temporal: !config.temporalAddress },
+      pool,
+      client,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

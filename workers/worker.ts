@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import { createActivities } from '../activities';
+import { LocalProvider } from '../clouds/local/local-provider';
+import { FileStore } from '../storage/file-store';
+import { TASK_QUEUE } from './config';
+
+export interface MlfleetWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  pool: pg.Pool;
+  artifactRoot: string;
+  trackingUri: string;
+  /** Where the local provider keeps each stage's working folder. */
+  dataDir: string;
+  /** A prebuilt workflow bundle (tests build it once per file); bundled from workflows/ otherwise. */
+  workflowBundle?: { code: string };
+}
+
+/** A worker that runs mlfleet's workflows and activities, with its dependencies wired in. */
+export async function createMlfleetWorker(opts: MlfleetWorkerOptions): Promise<Worker> {
+  const activities = createActivities({
+    pool: opts.pool,
+    store: new FileStore(),
+    artifactRoot: opts.artifactRoot,
+    trackingUri: opts.trackingUri,
+    provider: new LocalProvider(join(opts.dataDir, 'work')),
+  });
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities,
+    // Give running activities time to record how they ended when the worker stops.
+    shutdownGraceTime: '20 seconds',
+    // Heartbeats are how a cancellation reaches a running stage: send them often (the default
+    // throttle is 0.8 × heartbeatTimeout, which would delay a cancel by up to 16 s).
+    maxHeartbeatThrottleInterval: '1 second',
+  });
+}

@@ -1,0 +1,3 @@
+// The workflow bundle's entry: every workflow type the worker registers.
+export { launchExperiment } from './launch';
+export { stageRun } from './stage';

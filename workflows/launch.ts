@@ -1,0 +1,207 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  ChildWorkflowCancellationType,
+  ParentClosePolicy,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { stageDependencies, topologicalOrder } from '../domain/dag';
+import { parseInputRef } from '../domain/input-ref';
+import { LaunchInput, type LaunchProgress, type StageProgress } from '../domain/launch';
+import { applyParamOverrides } from '../domain/params';
+import { formatSpecIssues, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
+import { substitute } from '../domain/template';
+import { launchProgressQuery } from './definitions';
+import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
+import { MlfleetExperiment, MlfleetLaunch, MlfleetStage, MlfleetTrigger } from './search-attributes';
+import { type StageResult, stageRun } from './stage';
+
+const tracking = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+// Packing a large code folder can take a while; it is still bounded.
+const preparation = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+/**
+ * A launch: one execution of a pipeline, recorded as a parent MLflow run. Stages run as child
+ * workflows in DAG order, independent branches in parallel. The first stage failure cancels the
+ * stages still running and skips those not started; cancelling the launch does the same.
+ */
+export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchProgress> {
+  const { spec, input } = validate(rawInput);
+  const info = workflowInfo();
+  const launchId = launchIdFromWorkflowId(info.workflowId);
+  const trigger = input.trigger ?? 'temporal';
+  const order = topologicalOrder(spec);
+  const deps = stageDependencies(spec);
+
+  // Run ids are chosen here (uuid4 is replay-safe), so every write that names them is idempotent.
+  const progress: LaunchProgress = {
+    launch_id: launchId,
+    run_id: newRunId(),
+    status: 'RUNNING',
+    stages: order.map((name) => ({ name, run_id: newRunId(), status: 'PENDING' })),
+  };
+  const stageProgress = (name: string): StageProgress => progress.stages.find((s) => s.name === name)!;
+  setHandler(launchProgressQuery, () => progress);
+  upsertSearchAttributes([
+    { key: MlfleetExperiment, value: spec.experiment },
+    { key: MlfleetLaunch, value: launchId },
+    { key: MlfleetTrigger, value: trigger },
+  ]);
+
+  let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FAILED';
+  let error: string | undefined;
+  let prepared = false;
+  try {
+    const launch = await preparation.prepareLaunch({
+      launchId,
+      workflowId: info.workflowId,
+      runId: progress.run_id,
+      spec,
+      params: input.params ?? {},
+      ...(input.code ? { code: input.code } : {}),
+      trigger,
+    });
+    prepared = true;
+    progress.experiment_id = launch.experimentId;
+
+    const results: Record<string, Promise<StageResult>> = {};
+    let firstFailure: unknown;
+    const dagScope = new CancellationScope();
+    await dagScope.run(async () => {
+      for (const name of order) {
+        const stage = spec.stages[name]!;
+        const current = stageProgress(name);
+        let started = false;
+        results[name] = (async () => {
+          const upstream = await Promise.all((deps[name] ?? []).map((d) => results[d]!));
+          const upstreamOutputs = Object.fromEntries((deps[name] ?? []).map((d, i) => [d, upstream[i]!.outputs]));
+          const child = await startChild(stageRun, {
+            workflowId: stageWorkflowId(launchId, name),
+            args: [
+              {
+                launchId,
+                stage: name,
+                runId: current.run_id,
+                parentRunId: progress.run_id,
+                experimentId: launch.experimentId,
+                command: stage.command,
+                params: stage.params ?? {},
+                env: Object.fromEntries(Object.entries(stage.env ?? {}).map(([k, v]) => [k, substitute(v, { params: stage.params ?? {} })])),
+                ...(launch.codeBundleUri ? { codeBundleUri: launch.codeBundleUri } : {}),
+                inputs: resolveInputs(stage.inputs ?? {}, upstreamOutputs),
+                outputs: stage.outputs ?? {},
+              },
+            ],
+            // A cancelled launch lets each stage tear down its process (never TERMINATE, which skips that).
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+            cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+            typedSearchAttributes: [
+              { key: MlfleetExperiment, value: spec.experiment },
+              { key: MlfleetLaunch, value: launchId },
+              { key: MlfleetStage, value: name },
+              { key: MlfleetTrigger, value: trigger },
+            ],
+          });
+          started = true;
+          current.status = 'RUNNING';
+          current.started_at = Date.now();
+          return child.result();
+        })();
+        void results[name].then(
+          (result) => {
+            Object.assign(current, { status: 'FINISHED', exit_code: result.exit_code, ended_at: Date.now() });
+            current.duration_s = (result.ended_at - result.started_at) / 1000;
+          },
+          (err: unknown) => {
+            current.ended_at = Date.now();
+            if (!started) {
+              Object.assign(current, { status: 'SKIPPED', run_id: '' });
+              delete current.started_at;
+              delete current.ended_at;
+            } else if (isCancellation(err)) {
+              current.status = 'KILLED';
+            } else {
+              current.status = 'FAILED';
+              current.error = failureMessage(err);
+              if (firstFailure === undefined) {
+                firstFailure = err;
+                dagScope.cancel();
+              }
+            }
+          },
+        );
+      }
+      await Promise.allSettled(Object.values(results));
+    });
+
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('launch cancelled');
+    if (firstFailure !== undefined) {
+      throw ApplicationFailure.nonRetryable(`launch ${launchId} failed: ${failureMessage(firstFailure)}`, 'LaunchFailed');
+    }
+    status = 'FINISHED';
+    return progress;
+  } catch (err) {
+    status = isCancellation(err) ? 'KILLED' : 'FAILED';
+    error = failureMessage(err);
+    for (const stage of progress.stages) {
+      if (stage.status === 'PENDING') Object.assign(stage, { status: 'SKIPPED', run_id: '' });
+    }
+    throw err;
+  } finally {
+    progress.status = status;
+    if (error !== undefined) progress.error = error;
+    if (prepared) {
+      await CancellationScope.nonCancellable(() =>
+        tracking.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
+      );
+    }
+  }
+}
+
+/** The input as given by any caller (REST, CLI, Temporal CLI/UI, schedules), checked once more. */
+function validate(rawInput: unknown): { spec: PipelineSpec; input: LaunchInput } {
+  const parsed = LaunchInput.safeParse(rawInput);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(`invalid launch input:\n${formatSpecIssues(parsed.error).join('\n')}`, 'InvalidLaunchInput');
+  }
+  try {
+    return { spec: applyParamOverrides(parsed.data.spec, parsed.data.params ?? {}), input: parsed.data };
+  } catch (err) {
+    if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');
+    throw err;
+  }
+}
+
+function resolveInputs(inputs: Record<string, string>, upstreamOutputs: Record<string, Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(inputs).map(([name, value]) => {
+      const ref = parseInputRef(value);
+      if (ref?.kind === 'upstream') return [name, upstreamOutputs[ref.stage]![ref.output]!];
+      return [name, value];
+    }),
+  );
+}
+
+const newRunId = (): string => uuid4().replace(/-/g, '');
+
+/** The innermost message of a Temporal failure chain: "stage 'train' failed: …", not "Child Workflow execution failed". */
+function failureMessage(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof Error && current.cause instanceof Error && !(current instanceof ApplicationFailure)) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}

@@ -1,0 +1,9 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Search attributes on launch and stage workflows; `mlfleet up` registers them with the dev server. */
+export const MlfleetExperiment = defineSearchAttributeKey('MlfleetExperiment', SearchAttributeType.KEYWORD);
+export const MlfleetLaunch = defineSearchAttributeKey('MlfleetLaunch', SearchAttributeType.KEYWORD);
+export const MlfleetStage = defineSearchAttributeKey('MlfleetStage', SearchAttributeType.KEYWORD);
+export const MlfleetTrigger = defineSearchAttributeKey('MlfleetTrigger', SearchAttributeType.KEYWORD);
+
+export const mlfleetSearchAttributes = [MlfleetExperiment, MlfleetLaunch, MlfleetStage, MlfleetTrigger];
