@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancelledFailure, Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, cancellationDetails, Context, heartbeat } from '@temporalio/activity';
 import type { AgentStatus } from '../domain/agent-job';
 import type { ParamValue } from '../domain/launch';
 import { joinUri } from '../storage/object-store';
@@ -59,7 +59,11 @@ export function createComputeActivities(deps: ActivityDeps) {
           await Context.current().sleep(POLL_INTERVAL_MS);
         }
       } catch (err) {
-        if (err instanceof CancelledFailure) await provider.terminate(input.key);
+        if (err instanceof CancelledFailure) {
+          // A stopping worker is not a cancelled stage: the activity is retried on the next worker.
+          if (cancellationDetails()?.workerShutdown) await provider.interrupt(input.key);
+          else await provider.terminate(input.key);
+        }
         throw err;
       }
     },

@@ -15,6 +15,8 @@ export const jobFiles = {
   commandPid: 'command.pid',
   stdout: 'stdout.log',
   stderr: 'stderr.log',
+  /** Bulky folders a finished job no longer needs: unpacked code, materialized inputs. */
+  scratch: ['work', 'inputs', 'code.tar.gz'],
 } as const;
 
 // How long a stage command gets to exit after SIGTERM before it is killed.
@@ -26,13 +28,14 @@ const TERMINATE_GRACE_MS = 10_000;
  */
 export async function runJob(jobDir: string, job: AgentJob, store: ObjectStore, signals: NodeJS.EventEmitter = process): Promise<AgentStatus> {
   const startedAt = Date.now();
-  const workDir = join(jobDir, 'work');
-  const inputsDir = join(jobDir, 'inputs');
+  const [workFolder, inputsFolder, archiveFile] = jobFiles.scratch;
+  const workDir = join(jobDir, workFolder);
+  const inputsDir = join(jobDir, inputsFolder);
   let status: AgentStatus;
   try {
     await mkdir(workDir, { recursive: true });
     if (job.codeBundleUri) {
-      const archive = join(jobDir, 'code.tar.gz');
+      const archive = join(jobDir, archiveFile);
       await store.download(job.codeBundleUri, archive);
       await unpackCodeBundle(archive, workDir);
     }

@@ -1,42 +1,29 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { MlflowError, toMlflowError } from './mlflow/errors';
 
 /**
- * An error with MLflow's wire shape `{"error_code","message"}`; /api/v1 answers in the same shape,
- * so clients parse one error format.
+ * One error handler and one not-found handler for the whole API. Every error has MLflow's wire
+ * shape `{"error_code","message"}` and status codes, /api/v1 included, so clients parse one format.
  */
-export class ApiError extends Error {
-  constructor(
-    readonly errorCode: string,
-    message: string,
-    readonly httpStatus: number,
-  ) {
-    super(message);
-  }
-
-  static invalid(message: string): ApiError {
-    return new ApiError('INVALID_PARAMETER_VALUE', message, 400);
-  }
-
-  static notFound(message: string): ApiError {
-    return new ApiError('RESOURCE_DOES_NOT_EXIST', message, 404);
-  }
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = fromFastifyError(error);
+    if (apiError.httpStatus >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(apiError.httpStatus).send(apiError.toJSON());
+  });
+  // MLflow 3 clients fall back to older APIs on ENDPOINT_NOT_FOUND, so unknown routes must say so.
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(new MlflowError('ENDPOINT_NOT_FOUND', `No API endpoint found for ${request.method} ${request.url.split('?')[0]}`).toJSON()),
+  );
 }
 
-/** The one error handler and not-found handler of the app. */
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
-    if (err instanceof ApiError || (err as { errorCode?: unknown }).errorCode !== undefined && (err as { httpStatus?: unknown }).httpStatus !== undefined) {
-      const apiErr = err as ApiError;
-      return reply.status(apiErr.httpStatus).send({ error_code: apiErr.errorCode, message: apiErr.message });
-    }
-    if (err.validation || err.statusCode === 400 || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-      return reply.status(400).send({ error_code: 'MALFORMED_REQUEST', message: err.message });
-    }
-    if (err.statusCode === 413) return reply.status(413).send({ error_code: 'INVALID_PARAMETER_VALUE', message: err.message });
-    request.log.error({ err }, 'request failed');
-    return reply.status(500).send({ error_code: 'INTERNAL_ERROR', message: 'internal error' });
-  });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error_code: 'ENDPOINT_NOT_FOUND', message: `no endpoint ${request.method} ${request.url.split('?')[0]}` }),
-  );
+function fromFastifyError(error: FastifyError): MlflowError {
+  if (error instanceof MlflowError) return error;
+  const status = error.statusCode;
+  if (status === 415) {
+    return new MlflowError('INVALID_PARAMETER_VALUE', "Bad Request. Content-Type must be one of ['application/json'].");
+  }
+  if (status === 413) return new MlflowError('INVALID_PARAMETER_VALUE', 'The request body is too large.');
+  if (status !== undefined && status >= 400 && status < 500) return new MlflowError('BAD_REQUEST', error.message);
+  return toMlflowError(error);
 }

@@ -9,6 +9,11 @@ export class ApiRequestError extends Error {
   }
 }
 
+export interface RunSummary {
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+}
+
 /** The CLI's view of mlfleet's /api/v1: the same routes any other client uses. */
 export class MlfleetApi {
   constructor(readonly baseUrl: string) {}
@@ -23,6 +28,17 @@ export class MlfleetApi {
 
   cancelLaunch(launchId: string): Promise<LaunchProgress> {
     return this.request('POST', `/api/v1/launches/${encodeURIComponent(launchId)}/cancel`, {}).then((body) => LaunchProgress.parse(body));
+  }
+
+  /** An MLflow run through the MLflow REST facade, reduced to what the CLI shows. */
+  async getRunSummary(runId: string): Promise<RunSummary> {
+    const body = (await this.request('GET', `/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`)) as {
+      run: { data: { metrics?: { key: string; value: number }[]; tags?: { key: string; value: string }[] } };
+    };
+    return {
+      metrics: Object.fromEntries((body.run.data.metrics ?? []).map((m) => [m.key, m.value])),
+      tags: Object.fromEntries((body.run.data.tags ?? []).map((t) => [t.key, t.value])),
+    };
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<unknown> {

@@ -3,7 +3,7 @@ import { projectRoot } from '../workers/project-root';
 import { MlfleetApi } from './api-client';
 import { waitForLaunch } from './launch';
 import { loadPipelineFile } from './pipeline-file';
-import { renderRunTree } from './render';
+import { renderMetrics, renderRunTree } from './render';
 import { bringUp, untilSignal } from './up';
 
 export const DEMO_PIPELINE = join(projectRoot, 'examples', 'churn', 'pipeline.yaml');
@@ -25,6 +25,11 @@ export async function demoCommand(opts: { port?: number; dataDir?: string; keep:
     const final = await waitForLaunch(api, launched.launch_id, log, 500);
     log(`\nrun tree (${((Date.now() - started) / 1000).toFixed(1)} s):`);
     log(renderRunTree(final));
+    log('\nwhat the stages logged (MLflow metrics and tags):');
+    for (const stage of final.stages.filter((s) => s.run_id)) {
+      const run = await api.getRunSummary(stage.run_id);
+      log(renderMetrics(stage.name, run.metrics, run.tags));
+    }
     log('\nwhere to look:');
     log(`  launch         ${stack.apiUrl}/api/v1/launches/${final.launch_id}`);
     log(`  MLflow run     ${stack.apiUrl}/api/2.0/mlflow/runs/get?run_id=${final.run_id}`);

@@ -76,7 +76,7 @@ program
   .command('api')
   .description('run the API against DATABASE_URL and TEMPORAL_ADDRESS (production)')
   .option('--port <n>', 'port (default 5000, or MLFLEET_PORT)', port)
-  .option('--host <host>', 'interface to listen on', '0.0.0.0')
+  .option('--host <host>', 'interface to listen on (or MLFLEET_HOST)', process.env.MLFLEET_HOST ?? '0.0.0.0')
   .action((opts: { port?: number; host: string }) => apiCommand(opts));
 
 program.parseAsync().catch((err: unknown) => {

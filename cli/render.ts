@@ -36,3 +36,14 @@ export const launchJson = (p: LaunchProgress): object => ({
   status: p.status,
   stages: p.stages.map((s) => ({ name: s.name, run_id: s.run_id, status: s.status })),
 });
+
+/** A stage's own metrics (not mlfleet's bookkeeping), for a one-line summary. */
+export function renderMetrics(stage: string, metrics: Record<string, number>, tags: Record<string, string>, max = 4): string {
+  const shown = Object.entries(metrics)
+    .filter(([key]) => !key.startsWith('mlfleet.'))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .slice(0, max)
+    .map(([key, value]) => `${key}=${Number.isInteger(value) ? value : value.toFixed(4)}`);
+  const userTags = Object.entries(tags).filter(([key]) => !key.startsWith('mlflow.') && !key.startsWith('mlfleet.'));
+  return `  ${stage.padEnd(14)} ${[...shown, ...userTags.map(([k, v]) => `${k}=${v}`)].join('  ') || '-'}`;
+}

@@ -14,4 +14,10 @@ export interface ComputeProvider {
   poll(key: string): Promise<StageState>;
   /** Stops everything running for `key`; a no-op when nothing is. */
   terminate(key: string): Promise<void>;
+  /**
+   * The worker is shutting down while the stage runs. A provider either leaves the stage running
+   * for the next attempt to adopt (a VM), or stops it so that the next start() runs it anew
+   * (a local process, which would lose the API it logs to).
+   */
+  interrupt(key: string): Promise<void>;
 }

@@ -286,7 +286,10 @@ export async function createRun(db: Queryable, input: CreateRunInput): Promise<M
   return run;
 }
 
-/** Reads one status-changing UPDATE's result, or the unchanged status when the guard refused it. */
+/**
+ * Runs a guarded status UPDATE (a constant of this module, never user input) and returns the new
+ * status, or the unchanged one when the guard refused the change.
+ */
 async function guardedStatusUpdate(db: Queryable, runId: string, sql: string, values: unknown[]): Promise<RunStatus> {
   const { rows } = await db.query(
     `WITH updated AS (${sql} RETURNING status)

@@ -25,6 +25,10 @@ export interface MlfleetConfig {
 export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, env: NodeJS.ProcessEnv = process.env): MlfleetConfig {
   const dataDir = resolve(overrides.dataDir ?? env.MLFLEET_DATA_DIR ?? '.mlfleet');
   const apiPort = overrides.port ?? parsePort(env.MLFLEET_PORT, 5000);
+  const artifactRoot = env.MLFLEET_ARTIFACT_ROOT ?? fileUriOf(resolve(dataDir, 'artifacts'));
+  if (!artifactRoot.startsWith('file:///')) {
+    throw new Error(`MLFLEET_ARTIFACT_ROOT='${artifactRoot}': only file:/// roots are supported so far (s3:// arrives with data snapshots)`);
+  }
   return {
     dataDir,
     apiPort,
@@ -32,7 +36,7 @@ export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, 
     ...(env.TEMPORAL_ADDRESS ? { temporalAddress: env.TEMPORAL_ADDRESS } : {}),
     namespace: env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: env.MLFLEET_TASK_QUEUE ?? TASK_QUEUE,
-    artifactRoot: env.MLFLEET_ARTIFACT_ROOT ?? fileUriOf(resolve(dataDir, 'artifacts')),
+    artifactRoot,
     publicUrl: env.MLFLEET_PUBLIC_URL ?? `http://127.0.0.1:${apiPort}`,
     postgresPort: parsePort(env.MLFLEET_POSTGRES_PORT, 54329),
     temporalPort: parsePort(env.MLFLEET_TEMPORAL_PORT, 7233),

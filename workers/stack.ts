@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type pg from 'pg';
 import { buildApp } from '../api/app';
 import { migrate } from '../store/migrate';
@@ -63,6 +63,7 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     if (config.temporalAddress) await ensureSearchAttributes(connection, config.namespace);
     const client = new Client({ connection, namespace: config.namespace });
 
+    installQuietRuntime();
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
     log('bundling workflows and starting the worker …');
@@ -97,5 +98,14 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** Worker life-cycle chatter at INFO would drown what `mlfleet up` prints; warnings still show. */
+function installQuietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed by the embedding process (tests), which chose its own logger
   }
 }

@@ -83,11 +83,14 @@ export const invalidParameter = (path: string, value: unknown): MlflowError =>
 export const runNotFound = (runId: string): MlflowError =>
   new MlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
 
-/** Maps store errors onto MLflow's codes; anything unknown is an INTERNAL_ERROR. */
+/**
+ * Maps store errors onto MLflow's codes. Anything unknown is an INTERNAL_ERROR whose message says
+ * nothing more: database errors can name tables, values or connection details.
+ */
 export function toMlflowError(err: unknown): MlflowError {
   if (err instanceof MlflowError) return err;
   if (err instanceof RunNotFoundError) return runNotFound(err.runId);
   if (err instanceof ExperimentNotFoundError) return new MlflowError('RESOURCE_DOES_NOT_EXIST', err.message);
   if (err instanceof ParamConflictError) return new MlflowError('INVALID_PARAMETER_VALUE', err.message);
-  return new MlflowError('INTERNAL_ERROR', err instanceof Error ? err.message : String(err));
+  return new MlflowError('INTERNAL_ERROR', 'Internal server error; see the server log.');
 }

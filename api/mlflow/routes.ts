@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
+import { RunStatus } from '../../domain/launch';
 import { getExperiment, getExperimentByName } from '../../store/experiments';
 import { withTransaction } from '../../store/pool';
 import {
@@ -15,7 +16,7 @@ import {
   type MlflowRun,
   type MlflowRunInfo,
 } from '../../store/runs';
-import { MlflowError, invalidParameter, missingParameter, runNotFound, toMlflowError } from './errors';
+import { MlflowError, invalidParameter, missingParameter, runNotFound } from './errors';
 
 export interface MlflowRouteDeps {
   pool: pg.Pool;
@@ -50,16 +51,15 @@ const OptString = z
   .nullish()
   .transform((v) => v ?? undefined);
 const ReqString = z.string().min(1);
-const RunStatusName = z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']);
 // Enums arrive by name, or by number as ParseDict also accepts.
 const RunStatusField = z.union([
-  RunStatusName,
+  RunStatus,
   z
     .number()
     .int()
     .min(1)
     .max(5)
-    .transform((n) => RunStatusName.options[n - 1] as z.infer<typeof RunStatusName>),
+    .transform((n) => RunStatus.options[n - 1] as RunStatus),
 ]);
 
 const RunRef = { run_id: OptString, run_uuid: OptString };
@@ -223,17 +223,6 @@ function parseJsonBody(raw: string): unknown {
   return typeof parsed === 'string' ? (JSON.parse(parsed) as unknown) : parsed;
 }
 
-function fromFastifyError(error: FastifyError): MlflowError {
-  if (error instanceof MlflowError) return error;
-  const status = error.statusCode;
-  if (status === 415) {
-    return new MlflowError('INVALID_PARAMETER_VALUE', "Bad Request. Content-Type must be one of ['application/json'].");
-  }
-  if (status === 413) return new MlflowError('INVALID_PARAMETER_VALUE', 'The request body is too large.');
-  if (status !== undefined && status >= 400 && status < 500) return new MlflowError('BAD_REQUEST', error.message);
-  return toMlflowError(error);
-}
-
 function mlflowRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
   const { pool } = deps;
 
@@ -245,19 +234,6 @@ function mlflowRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
       done(new MlflowError('BAD_REQUEST', 'The request body is not valid JSON.'));
     }
   });
-
-  scope.setErrorHandler((error: FastifyError, request, reply) => {
-    const mlflowError = fromFastifyError(error);
-    if (mlflowError.httpStatus >= 500) request.log.error({ err: error }, 'MLflow request failed');
-    return reply.code(mlflowError.httpStatus).send(mlflowError.toJSON());
-  });
-
-  // MLflow 3 clients fall back to older APIs on ENDPOINT_NOT_FOUND, so unknown routes must say so.
-  scope.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send(new MlflowError('ENDPOINT_NOT_FOUND', `No API endpoint found for ${request.method} ${request.url}`).toJSON()),
-  );
 
   scope.get('/experiments/get', async (request) => {
     const { experiment_id } = parse(GetExperimentQuery, request.query);

@@ -10,7 +10,7 @@ import { getLaunchProgress } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
 import { startLaunch } from '../../workers/launcher';
-import { ApiError } from '../errors';
+import { MlflowError } from '../mlflow/errors';
 
 export interface LaunchRoutesDeps {
   pool: pg.Pool;
@@ -36,21 +36,21 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     }
     // Closed (or its history is gone): the database has the final state.
     const stored = await getLaunchProgress(pool, launchId);
-    if (!stored) throw ApiError.notFound(`Launch '${launchId}' not found`);
+    if (!stored) throw launchNotFound(launchId);
     return stored;
   }
 
   app.post('/api/v1/launches', async (request, reply) => {
     const parsed = LaunchInput.safeParse(request.body);
-    if (!parsed.success) throw ApiError.invalid(formatSpecIssues(parsed.error).join('\n'));
+    if (!parsed.success) throw invalid(formatSpecIssues(parsed.error).join('\n'));
     try {
       applyParamOverrides(parsed.data.spec, parsed.data.params ?? {});
     } catch (err) {
-      if (err instanceof SpecError) throw ApiError.invalid(err.message);
+      if (err instanceof SpecError) throw invalid(err.message);
       throw err;
     }
     if (parsed.data.code && 'dir' in parsed.data.code && !parsed.data.code.dir.startsWith('/')) {
-      throw ApiError.invalid('code.dir: expected an absolute path the worker can read');
+      throw invalid('code.dir: expected an absolute path the worker can read');
     }
     const launchId = randomBytes(8).toString('hex');
     const input: LaunchInput = { ...parsed.data, trigger: parsed.data.trigger ?? 'api' };
@@ -75,7 +75,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       // Cancel, never terminate: cancellation lets every stage stop its process and record KILLED.
       if (description.status.name === 'RUNNING') await handle.cancel();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw ApiError.notFound(`Launch '${id}' not found`);
+      if (err instanceof WorkflowNotFoundError) throw launchNotFound(id);
       throw err;
     }
     return progressOf(id);
@@ -84,6 +84,9 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
 
 function parseParams(params: unknown): { id: string } {
   const parsed = LaunchIdParams.safeParse(params);
-  if (!parsed.success) throw ApiError.invalid(parsed.error.issues[0]?.message ?? 'invalid launch id');
+  if (!parsed.success) throw invalid(parsed.error.issues[0]?.message ?? 'invalid launch id');
   return parsed.data;
 }
+
+const invalid = (message: string): MlflowError => new MlflowError('INVALID_PARAMETER_VALUE', message);
+const launchNotFound = (launchId: string): MlflowError => new MlflowError('RESOURCE_DOES_NOT_EXIST', `Launch '${launchId}' not found`);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jobFiles, killGroup } from '../../agent/run-job';
 import { type AgentJob, AgentStatus } from '../../domain/agent-job';
@@ -72,6 +72,15 @@ export class LocalProvider implements ComputeProvider {
     }
     killGroup(agentPid, 'SIGKILL');
     killGroup(readPid(join(dir, jobFiles.commandPid)), 'SIGKILL');
+    // Outputs and logs are in the artifact store by now; keep only the small records for debugging.
+    for (const scratch of jobFiles.scratch) await rm(join(dir, scratch), { recursive: true, force: true });
+  }
+
+  /** Local stages share the worker's machine and API: stop them, and let the retry start over. */
+  async interrupt(key: string): Promise<void> {
+    await this.terminate(key);
+    const dir = this.jobDir(key);
+    for (const record of [jobFiles.status, jobFiles.agentPid, jobFiles.commandPid]) await rm(join(dir, record), { force: true });
   }
 
   /** Alive and really our agent: a recycled pid must not be mistaken for it. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { registerMlflowRoutes } from '../../api/mlflow/routes';
+import { buildApp } from '../../api/app';
 import { getOrCreateExperiment, type Experiment } from '../../store/experiments';
 import { createPool } from '../../store/pool';
 import { createRun, getRun } from '../../store/runs';
@@ -12,6 +13,7 @@ const newRunId = (): string => randomUUID().replace(/-/g, '');
 
 let pool: pg.Pool;
 let app: FastifyInstance;
+let connection: Connection;
 let baseUrl: string;
 let experiment: Experiment;
 
@@ -34,14 +36,15 @@ async function request(method: 'GET' | 'POST', url: string, init: { headers?: Re
 
 beforeAll(async () => {
   pool = createPool(testEnv().databaseUrl);
-  app = Fastify();
-  registerMlflowRoutes(app, { pool });
+  connection = await Connection.connect({ address: testEnv().temporalAddress });
+  app = buildApp({ pool, temporal: new Client({ connection }), taskQueue: 'mlflow-api-test' });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   experiment = await getOrCreateExperiment(pool, `api-${randomUUID()}`, 'mlflow-artifacts:');
 });
 
 afterAll(async () => {
   await app.close();
+  await connection.close();
   await pool.end();
 });
 

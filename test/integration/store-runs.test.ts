@@ -51,7 +51,7 @@ async function metricPoints(runId: string, key: string): Promise<unknown[]> {
     'SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 ORDER BY timestamp, step, value',
     [runId, key],
   );
-  return rows;
+  return rows as unknown[];
 }
 
 describe('createRun', () => {

@@ -90,7 +90,7 @@ describe('docker-compose.yml', () => {
       expect(s.environment).toMatchObject({
         DATABASE_URL: expect.stringMatching(/^postgres:\/\/mlfleet:[^@]+@tracking-db:5432\/mlfleet$/) as string,
         TEMPORAL_ADDRESS: 'temporal:7233',
-        MLFLEET_ARTIFACT_ROOT: 's3://mlfleet-artifacts',
+        MLFLEET_ARTIFACT_ROOT: 'file:///var/lib/mlfleet/artifacts',
         AWS_ENDPOINT_URL_S3: expect.any(String) as string,
         AWS_ACCESS_KEY_ID: expect.any(String) as string,
         AWS_SECRET_ACCESS_KEY: expect.any(String) as string,
