@@ -33,7 +33,8 @@ function parseText(text: string, file: string, format: 'yaml' | 'json'): unknown
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     // yaml appends a multi-line excerpt after "at line L, column C:"; keep the first line.
-    throw new SpecError(doc.errors.map((error) => `${file}: ${(error.message.split('\n')[0] ?? '').replace(/:$/, '')}`));
+    const firstLine = (message: string) => (message.split('\n')[0] ?? '').replace(/:$/, '');
+    throw new SpecError(doc.errors.map((error) => `${file}: ${firstLine(error.message)}`));
   }
   return doc.toJS() as unknown;
 }
@@ -52,7 +53,8 @@ export function loadPipelineFile(path: string): PipelineFile {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+    const reason =
+      code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
     throw new SpecError([`${path}: ${reason}`]);
   }
   if (text.trim() === '') throw new SpecError([`${path}: the file is empty`]);

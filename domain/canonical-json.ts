@@ -21,7 +21,9 @@ function encode(value: unknown, at: string, ancestors: Set<object>): string {
   if (typeof withJson.toJSON === 'function') return encode((withJson.toJSON as () => unknown)(), at, ancestors);
 
   // Their entries are not own properties, so they would encode as {} and collide.
-  if (value instanceof Map || value instanceof Set) throw new TypeError(`canonicalJson: cannot encode a Map or Set at ${at}`);
+  if (value instanceof Map || value instanceof Set) {
+    throw new TypeError(`canonicalJson: cannot encode a Map or Set at ${at}`);
+  }
 
   if (ancestors.has(value)) throw new TypeError(`canonicalJson: circular reference at ${at}`);
   ancestors.add(value);

@@ -283,10 +283,14 @@ export const PipelineSpec = z
       /** MLflow experiment that receives the launch's runs (MLflow caps names at 256 characters). */
       experiment: nonEmptyString().max(256, E),
       description: z.string(E).optional(),
-      stages: namedRecord(StageSpec, nameProblem).refine((stages) => Object.keys(stages).length > 0, { error: 'expected at least one stage' }),
+      stages: namedRecord(StageSpec, nameProblem).refine((stages) => Object.keys(stages).length > 0, {
+        error: 'expected at least one stage',
+      }),
     },
     E,
   )
+  // Runs only once the shape is valid (zod skips refinements after such issues): references
+  // are checked on a spec whose stages are known to be well formed.
   .superRefine((spec, ctx) => {
     for (const issue of semanticIssues(spec)) ctx.addIssue({ code: 'custom', ...issue });
   });

@@ -55,7 +55,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await createDatabaseIfMissing(`postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres`);
   } catch (err) {
     await stopProcess(child);
-    throw new Error(`PostgreSQL did not start on port ${opts.port}: ${(err as Error).message}\n${logs.join('\n')}`);
+    throw new Error(`PostgreSQL did not start on port ${opts.port}: ${(err as Error).message}\n${logs.join('\n')}`, { cause: err });
   }
   return { databaseUrl, stop: () => stopProcess(child) };
 }

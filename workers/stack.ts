@@ -77,14 +77,19 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
       dataDir: config.dataDir,
     });
     const workerRun = worker.run();
-    stops.push(async () => {
+    const stopWorker = async (): Promise<void> => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
-    });
+    };
+    const workerStop = stops.push(stopWorker) - 1;
 
     const app = buildApp({ pool, temporal: client, taskQueue: config.taskQueue });
     await app.listen({ port: config.apiPort, host: '127.0.0.1' });
-    stops.push(() => app.close());
+    // The API outlives the worker: stages finishing in the worker's grace period still log to it.
+    stops[workerStop] = async () => {
+      await stopWorker();
+      await app.close();
+    };
 
     return {
       apiUrl: `http://127.0.0.1:${config.apiPort}`,

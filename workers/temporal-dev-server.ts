@@ -79,7 +79,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     await waitUntilServing(address, child, 60_000);
   } catch (err) {
     await stopProcess(child);
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output.join('\n')}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output.join('\n')}`, { cause: err });
   }
   return {
     address,

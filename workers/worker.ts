@@ -35,8 +35,9 @@ export async function createMlfleetWorker(opts: MlfleetWorkerOptions): Promise<W
     taskQueue: opts.taskQueue ?? TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities,
-    // Give running activities time to record how they ended when the worker stops.
-    shutdownGraceTime: '20 seconds',
+    // Stages that end within this time finish normally when the worker stops; longer ones are
+    // interrupted (activities see a worker-shutdown cancellation) and resume on the next worker.
+    shutdownGraceTime: '10 seconds',
     // Heartbeats are how a cancellation reaches a running stage: send them often (the default
     // throttle is 0.8 × heartbeatTimeout, which would delay a cancel by up to 16 s).
     maxHeartbeatThrottleInterval: '1 second',

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LaunchProgress } from '../../domain/launch';
 import { freePort } from '../../workers/free-port';
@@ -61,7 +61,7 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
       'experiment: restart-e2e',
       'stages:',
       '  slow:',
-      `    command: echo started >> ${marker}; sleep 5; echo ok > \${outputs.done}`,
+      `    command: echo started >> ${marker}; sleep 20; echo ok > \${outputs.done}`,
       '    outputs: { done: out/done.txt }',
       '  after:',
       '    command: cat ${inputs.done}',
@@ -75,8 +75,8 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
   const launched = runMlfleet(['launch', join(pipelineDir, 'pipeline.yaml'), '--json', '--url', url]);
   expect(await launched.exited).toBe(0);
   const { launch_id: launchId } = JSON.parse(launched.output()) as { launch_id: string };
-  await up.waitFor(/./); // the stack is serving
-  for (let i = 0; i < 100 && (await getLaunch(port, launchId)).stages[0]?.status !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 300 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 200));
+  expect((await getLaunch(port, launchId)).stages[0]?.status).toBe('RUNNING');
 
   up.child.kill('SIGINT');
   expect(await up.exited).toBe(0);
@@ -85,8 +85,6 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
   const again = runMlfleet(['up', '--port', String(port), '--data-dir', dataDir], env);
   try {
     await again.waitFor(/mlfleet is up/, 180_000);
-    const waited = runMlfleet(['status', launchId, '--url', url]);
-    await waited.exited;
     let final: LaunchProgress | undefined;
     for (let i = 0; i < 300; i++) {
       final = await getLaunch(port, launchId);
@@ -99,6 +97,11 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
       ['after', 'FINISHED'],
     ]);
     expect(new Set(final?.stages.map((s) => s.run_id)).size).toBe(2);
+    // Longer than the worker's shutdown grace time, the stage was stopped and ran again from the start.
+    expect(readFileSync(marker, 'utf8')).toBe('started\nstarted\n');
+    const status = runMlfleet(['status', launchId, '--url', url]);
+    expect(await status.exited).toBe(0);
+    expect(status.output()).toMatch(new RegExp(`^launch ${launchId} {2}FINISHED`, 'm'));
   } finally {
     again.child.kill('SIGINT');
     await again.exited;

@@ -148,13 +148,12 @@ test('cancelling a running launch stops its stage processes and marks the runs K
   const spec = {
     experiment: uniqueId('cancel'),
     stages: {
-      long: { command: `echo $$ > ${pid}; sleep 120` },
+      long: { command: `echo $$ > ${pid}; sleep 120`, outputs: { o: 'o.txt' } },
       later: { command: 'true', inputs: { never: 'stages.long.outputs.o' } },
     },
   };
-  spec.stages.long = { ...spec.stages.long, outputs: { o: 'o.txt' } } as typeof spec.stages.long;
   const { launchId, handle } = await launch(ctx.client, taskQueue, { spec });
-  await eventually(async () => (existsSync(pid) && readFileSync(pid, 'utf8').trim() ? true : undefined), 30_000, 'the stage process');
+  await eventually(() => (existsSync(pid) && readFileSync(pid, 'utf8').trim() ? true : undefined), 30_000, 'the stage process');
   const running = await handle.query(launchProgressQuery);
   expect(running.stages.find((s) => s.name === 'long')?.status).toBe('RUNNING');
 
@@ -187,14 +186,15 @@ test('starting a launch id that is already running returns that launch, not a se
   const second = await launch(ctx.client, taskQueue, { spec }, launchId);
   expect(second.handle.firstExecutionRunId).toBe(first.handle.firstExecutionRunId);
   await first.handle.result();
-  const { rows } = await ctx.pool.query("SELECT count(*)::int AS n FROM tags WHERE key = 'mlfleet.launch_id' AND value = $1", [launchId]);
-  expect(rows[0].n).toBe(2); // the launch run and its one stage run
+  const { rows } = await ctx.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM tags WHERE key = 'mlfleet.launch_id' AND value = $1", [launchId]);
+  expect(rows[0]?.n).toBe(2); // the launch run and its one stage run
 });
 
 test('an invalid launch input fails the workflow at once and records nothing', async () => {
   const experiment = uniqueId('invalid');
   const spec = { experiment, stages: { a: { command: 'true', inputs: { x: 'stages.nope.outputs.y' } } } };
-  const { handle } = await launch(ctx.client, taskQueue, { spec } as never);
+  // Well-typed but semantically invalid, as a hand-written Temporal CLI start could be.
+  const { handle } = await launch(ctx.client, taskQueue, { spec });
   const failure = await handle.result().then(
     () => undefined,
     (err: unknown) => err,

@@ -52,7 +52,7 @@ test('a worker killed with SIGKILL mid-stage is replaced and the launch complete
   };
   const first = startWorkerProcess();
   const { launchId, handle } = await launch(ctx.client, taskQueue, { spec, code: { dir: makeCodeDir(ctx.dataDir) } });
-  await eventually(async () => (existsSync(counter) ? true : undefined), 90_000, 'the first stage to start');
+  await eventually(() => (existsSync(counter) ? true : undefined), 90_000, 'the first stage to start');
   const progress = await handle.query(launchProgressQuery);
   expect(progress.stages[0]?.status).toBe('RUNNING');
 
