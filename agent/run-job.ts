@@ -42,9 +42,13 @@ export async function runJob(jobDir: string, job: AgentJob, store: ObjectStore, 
     const inputs = await materializeInputs(job.inputs, inputsDir, store);
     const outputs = await prepareOutputs(job.outputs, workDir);
     const command = substitute(job.command, { params: job.params, inputs, outputs });
+    // Env values may name params, inputs and outputs too; they are not shell words, so no quoting.
+    const stageEnv = Object.fromEntries(
+      Object.entries(job.env).map(([key, value]) => [key, substitute(value, { params: job.params, inputs, outputs }, { shell: false })]),
+    );
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      ...job.env,
+      ...stageEnv,
       MLFLEET_WORKDIR: workDir,
       MLFLEET_INPUTS_DIR: inputsDir,
       MLFLEET_OUTPUTS_DIR: workDir,

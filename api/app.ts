@@ -14,7 +14,8 @@ export interface AppOptions {
 
 /** The HTTP API: the MLflow REST facade and mlfleet's /api/v1. */
 export function buildApp(opts: AppOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 16 * 1024 * 1024 });
+  // maxParamLength above every id limit, so long ids reach validation and get its error body.
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 16 * 1024 * 1024, maxParamLength: 1024 });
   registerErrorHandling(app);
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   registerMlflowRoutes(app, { pool: opts.pool });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { PipelineSpec } from './pipeline-spec';
+import { applyParamOverrides } from './params';
+import { formatSpecIssues, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
 
 export const ParamValue = z.union([z.string(), z.number(), z.boolean()]);
 export type ParamValue = z.infer<typeof ParamValue>;
@@ -28,6 +29,17 @@ export const LaunchInput = z
   })
   .strict();
 export type LaunchInput = z.infer<typeof LaunchInput>;
+
+/**
+ * Validates a launch input from any caller and applies its param overrides: the one check shared
+ * by the API, the CLI and the workflow itself. Throws SpecError with every problem, in document order.
+ */
+export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec: PipelineSpec } {
+  const parsed = LaunchInput.safeParse(raw, { error: specErrorMap });
+  // Problems with the input itself (not its spec) are named `input: …`.
+  if (!parsed.success) throw new SpecError(formatSpecIssues(parsed.error, [], raw, 'input'));
+  return { input: parsed.data, spec: applyParamOverrides(parsed.data.spec, parsed.data.params ?? {}) };
+}
 
 /** MLflow run statuses, which launches and stages share. */
 export const RunStatus = z.enum(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED']);

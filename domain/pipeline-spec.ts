@@ -303,8 +303,8 @@ export type PipelineSpecInput = z.input<typeof PipelineSpec>;
 // ---------------------------------------------------------------------------------------------
 
 /** `stages.train.inputs.table`, `stages.train.code[1]`, `stages["bad name"]`; `spec` for the root. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return 'spec';
+export function formatIssuePath(path: readonly PropertyKey[], root = 'spec'): string {
+  if (path.length === 0) return root;
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
@@ -349,7 +349,7 @@ function compareIssues(a: Positioned, b: Positioned): number {
  * nested in a larger document (e.g. `['spec']` inside a launch request). Given the parsed `input`,
  * the lines follow the document's order rather than the order zod found them in.
  */
-export function formatSpecIssues(error: z.ZodError, prefix: readonly PropertyKey[] = [], input?: unknown): string[] {
+export function formatSpecIssues(error: z.ZodError, prefix: readonly PropertyKey[] = [], input?: unknown, root = 'spec'): string[] {
   let issues = error.issues;
   if (input !== undefined) {
     issues = issues
@@ -358,7 +358,7 @@ export function formatSpecIssues(error: z.ZodError, prefix: readonly PropertyKey
       .map(({ issue }) => issue);
   }
   return issues.flatMap((issue) => {
-    const path = formatIssuePath([...prefix, ...issue.path]);
+    const path = formatIssuePath([...prefix, ...issue.path], root);
     if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => `${path}: unknown field ${quote(key)}`);
     return [`${path}: ${issue.message}`];
   });

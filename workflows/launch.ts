@@ -15,10 +15,8 @@ import {
 import type { Activities } from '../activities';
 import { stageDependencies, topologicalOrder } from '../domain/dag';
 import { parseInputRef } from '../domain/input-ref';
-import { LaunchInput, type LaunchProgress, type StageProgress } from '../domain/launch';
-import { applyParamOverrides } from '../domain/params';
-import { formatSpecIssues, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
-import { substitute } from '../domain/template';
+import { type LaunchInput, type LaunchProgress, parseLaunchInput, type StageProgress } from '../domain/launch';
+import { type PipelineSpec, SpecError } from '../domain/pipeline-spec';
 import { launchProgressQuery } from './definitions';
 import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
 import { MlfleetExperiment, MlfleetLaunch, MlfleetStage, MlfleetTrigger } from './search-attributes';
@@ -101,7 +99,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 experimentId: launch.experimentId,
                 command: stage.command,
                 params: stage.params ?? {},
-                env: Object.fromEntries(Object.entries(stage.env ?? {}).map(([k, v]) => [k, substitute(v, { params: stage.params ?? {} })])),
+                env: stage.env ?? {},
                 ...(launch.codeBundleUri ? { codeBundleUri: launch.codeBundleUri } : {}),
                 inputs: resolveInputs(stage.inputs ?? {}, upstreamOutputs),
                 outputs: stage.outputs ?? {},
@@ -175,13 +173,10 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
 
 /** The input as given by any caller (REST, CLI, Temporal CLI/UI, schedules), checked once more. */
 function validate(rawInput: unknown): { spec: PipelineSpec; input: LaunchInput } {
-  const parsed = LaunchInput.safeParse(rawInput);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid launch input:\n${formatSpecIssues(parsed.error).join('\n')}`, 'InvalidLaunchInput');
-  }
   try {
-    return { spec: applyParamOverrides(parsed.data.spec, parsed.data.params ?? {}), input: parsed.data };
+    return parseLaunchInput(rawInput);
   } catch (err) {
+    // Permanent: retrying the same input cannot succeed, and nothing has been recorded yet.
     if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');
     throw err;
   }

@@ -3,9 +3,8 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
-import { LaunchInput, type LaunchProgress } from '../../domain/launch';
-import { applyParamOverrides } from '../../domain/params';
-import { formatSpecIssues, SpecError } from '../../domain/pipeline-spec';
+import { type LaunchInput, type LaunchProgress, parseLaunchInput } from '../../domain/launch';
+import { SpecError } from '../../domain/pipeline-spec';
 import { getLaunchProgress } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
@@ -41,19 +40,18 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
   }
 
   app.post('/api/v1/launches', async (request, reply) => {
-    const parsed = LaunchInput.safeParse(request.body);
-    if (!parsed.success) throw invalid(formatSpecIssues(parsed.error).join('\n'));
+    let parsed: LaunchInput;
     try {
-      applyParamOverrides(parsed.data.spec, parsed.data.params ?? {});
+      parsed = parseLaunchInput(request.body).input;
     } catch (err) {
       if (err instanceof SpecError) throw invalid(err.message);
       throw err;
     }
-    if (parsed.data.code && 'dir' in parsed.data.code && !parsed.data.code.dir.startsWith('/')) {
+    if (parsed.code && 'dir' in parsed.code && !parsed.code.dir.startsWith('/')) {
       throw invalid('code.dir: expected an absolute path the worker can read');
     }
     const launchId = randomBytes(8).toString('hex');
-    const input: LaunchInput = { ...parsed.data, trigger: parsed.data.trigger ?? 'api' };
+    const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
     const handle = await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue });
     const progress = await Promise.race([
       handle.query(launchProgressQuery).catch(() => undefined),
