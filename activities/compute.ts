@@ -1,6 +1,7 @@
-import { ApplicationFailure, CancelledFailure, cancellationDetails, Context, heartbeat } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, CancelledFailure, cancellationDetails, Context, heartbeat } from '@temporalio/activity';
 import type { AgentStatus } from '../domain/agent-job';
 import type { ParamValue } from '../domain/launch';
+import { closeAbandonedAttempts, recordStageAttempt, type StageAttempt } from '../store/launches';
 import { joinUri } from '../storage/object-store';
 import type { ActivityDeps } from './deps';
 
@@ -15,8 +16,11 @@ export interface RunStageInput {
   params: Record<string, ParamValue>;
   env: Record<string, string>;
   codeBundleUri?: string;
+  /** Input name → URI (an upstream stage's output or a data URI). */
   inputs: Record<string, string>;
+  /** Output name → path relative to the working directory. */
   outputs: Record<string, string>;
+  /** The stage run's artifact root: outputs and logs are uploaded below it. */
   artifactUri: string;
 }
 
@@ -25,7 +29,7 @@ const POLL_INTERVAL_MS = 1_000;
 
 /** Compute activities: start or adopt a stage's agent, wait for it, and tear it down by key. */
 export function createComputeActivities(deps: ActivityDeps) {
-  const { provider } = deps;
+  const { provider, pool } = deps;
   return {
     /**
      * Runs the stage to completion and returns the agent's status (a non-zero exit code is a
@@ -33,6 +37,11 @@ export function createComputeActivities(deps: ActivityDeps) {
      * noticed and the retry adopts the same agent, and cancellation reaches the stage process.
      */
     async runStage(input: RunStageInput): Promise<AgentStatus> {
+      // One row per activity attempt: a retry that adopts a running agent is still a new attempt.
+      const attempt = { launchId: input.launchId, stage: input.stage, attempt: activityInfo().attempt, provider: provider.name };
+      const record = (update: Omit<StageAttempt, keyof typeof attempt>): Promise<unknown> => recordStageAttempt(pool, { ...attempt, ...update });
+      await closeAbandonedAttempts(pool, input.launchId, input.stage, attempt.attempt, Date.now());
+      await record({ status: 'RUNNING', startedAt: Date.now() });
       await provider.start(input.key, {
         command: input.command,
         params: input.params,
@@ -54,15 +63,27 @@ export function createComputeActivities(deps: ActivityDeps) {
         for (;;) {
           heartbeat();
           const state = await provider.poll(input.key);
-          if (state.state === 'exited') return state.status;
-          if (state.state === 'lost') throw ApplicationFailure.retryable(state.reason, 'StageAgentLost');
+          if (state.state === 'exited') {
+            const { status } = state;
+            await record({ status: status.exit_code === 0 ? 'FINISHED' : 'FAILED', endedAt: status.ended_at, exitCode: status.exit_code, ...(status.error ? { error: status.error } : {}) });
+            return status;
+          }
+          if (state.state === 'lost') {
+            await record({ status: 'FAILED', endedAt: Date.now(), error: state.reason });
+            throw ApplicationFailure.retryable(state.reason, 'StageAgentLost');
+          }
           await Context.current().sleep(POLL_INTERVAL_MS);
         }
       } catch (err) {
         if (err instanceof CancelledFailure) {
           // A stopping worker is not a cancelled stage: the activity is retried on the next worker.
-          if (cancellationDetails()?.workerShutdown) await provider.interrupt(input.key);
-          else await provider.terminate(input.key);
+          if (cancellationDetails()?.workerShutdown) {
+            await provider.interrupt(input.key);
+            await record({ status: 'FAILED', endedAt: Date.now(), error: 'interrupted: the worker shut down' });
+          } else {
+            await provider.terminate(input.key);
+            await record({ status: 'KILLED', endedAt: Date.now() });
+          }
         }
         throw err;
       }

@@ -23,15 +23,7 @@ export async function workerCommand(): Promise<void> {
   const pool = createPool(config.databaseUrl);
   await migrate(pool);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const worker = await createMlfleetWorker({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    pool,
-    artifactRoot: config.artifactRoot,
-    trackingUri: config.publicUrl,
-    dataDir: config.dataDir,
-  });
+  const worker = await createMlfleetWorker({ connection, pool, config });
   const running = worker.run();
   console.log(`[mlfleet] worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
   await Promise.race([running, untilSignal().then(() => worker.shutdown())]);

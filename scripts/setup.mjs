@@ -55,8 +55,17 @@ function ensureCompose() {
   }
   installOnce('Docker Compose v2 (built with go into .tools/bin/)', 'tools/compose-version.txt', '.tools/.compose-digest', () => {
     const version = readFileSync(join(root, 'tools', 'compose-version.txt'), 'utf8').trim();
-    run('go', ['install', `github.com/docker/compose/v2/cmd@${version}`], { GOBIN: join(root, '.tools', 'go-bin'), CGO_ENABLED: '0' });
-    run('mv', [join(root, '.tools', 'go-bin', 'cmd'), join(root, '.tools', 'bin', 'docker-compose')]);
+    // `go install pkg@version` refuses modules with exclude directives; building inside the
+    // downloaded module honours them.
+    const download = spawnSync('go', ['mod', 'download', '-json', `github.com/docker/compose/v2@${version}`], { encoding: 'utf8' });
+    if (download.status !== 0) throw new Error(`go mod download failed: ${download.stderr || download.stdout}`);
+    const moduleDir = JSON.parse(download.stdout).Dir;
+    const build = spawnSync('go', ['build', '-o', join(root, '.tools', 'bin', 'docker-compose'), './cmd'], {
+      cwd: moduleDir,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+    });
+    if (build.status !== 0) throw new Error('building Docker Compose failed');
   });
 }
 

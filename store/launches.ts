@@ -89,17 +89,8 @@ export interface UpsertStageRunInput {
   outputs?: Record<string, string>;
 }
 
-export interface RecordStageAttemptInput {
-  launchId: string;
-  stage: string;
-  attempt: number;
-  provider: string;
-  status: StageAttemptStatus;
-  startedAt?: number;
-  endedAt?: number;
-  exitCode?: number;
-  error?: string;
-}
+/** An attempt as recorded: the stored row itself, keyed by launch, stage and attempt number. */
+export type RecordStageAttemptInput = StageAttempt;
 
 export class LaunchNotFoundError extends Error {
   override readonly name = 'LaunchNotFoundError';
@@ -357,6 +348,15 @@ export async function recordStageAttempt(db: Queryable, input: RecordStageAttemp
     ],
   );
   return toStageAttempt(rows[0]);
+}
+
+/** Ends earlier attempts still marked RUNNING: their worker died without recording how they ended. */
+export async function closeAbandonedAttempts(db: Queryable, launchId: string, stage: string, beforeAttempt: number, endedAt: number): Promise<void> {
+  await db.query(
+    `UPDATE stage_attempts SET status = 'FAILED', ended_at = $4, error = 'abandoned: its worker stopped without recording an outcome'
+      WHERE launch_id = $1 AND stage = $2 AND attempt < $3 AND status = 'RUNNING'`,
+    [launchId, stage, beforeAttempt, endedAt],
+  );
 }
 
 export async function listStageAttempts(db: Queryable, launchId: string, stage?: string): Promise<StageAttempt[]> {

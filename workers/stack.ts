@@ -67,15 +67,7 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
     log('bundling workflows and starting the worker …');
-    const worker = await createMlfleetWorker({
-      connection: workerConnection,
-      namespace: config.namespace,
-      taskQueue: config.taskQueue,
-      pool,
-      artifactRoot: config.artifactRoot,
-      trackingUri: config.publicUrl,
-      dataDir: config.dataDir,
-    });
+    const worker = await createMlfleetWorker({ connection: workerConnection, pool, config });
     const workerRun = worker.run();
     const stopWorker = async (): Promise<void> => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -5,34 +5,31 @@ import type pg from 'pg';
 import { createActivities } from '../activities';
 import { LocalProvider } from '../clouds/local/local-provider';
 import { FileStore } from '../storage/file-store';
-import { TASK_QUEUE } from './config';
+import type { MlfleetConfig } from './config';
 
 export interface MlfleetWorkerOptions {
   connection: NativeConnection;
-  namespace?: string;
-  taskQueue?: string;
   pool: pg.Pool;
-  artifactRoot: string;
-  trackingUri: string;
-  /** Where the local provider keeps each stage's working folder. */
-  dataDir: string;
+  /** Namespace, task queue, artifact root, the tracking URI stages get, and the data folder (stage work folders). */
+  config: Pick<MlfleetConfig, 'namespace' | 'taskQueue' | 'artifactRoot' | 'publicUrl' | 'dataDir'>;
   /** A prebuilt workflow bundle (tests build it once per file); bundled from workflows/ otherwise. */
   workflowBundle?: { code: string };
 }
 
 /** A worker that runs mlfleet's workflows and activities, with its dependencies wired in. */
 export async function createMlfleetWorker(opts: MlfleetWorkerOptions): Promise<Worker> {
+  const { config } = opts;
   const activities = createActivities({
     pool: opts.pool,
     store: new FileStore(),
-    artifactRoot: opts.artifactRoot,
-    trackingUri: opts.trackingUri,
-    provider: new LocalProvider(join(opts.dataDir, 'work')),
+    artifactRoot: config.artifactRoot,
+    trackingUri: config.publicUrl,
+    provider: new LocalProvider(join(config.dataDir, 'work')),
   });
   return Worker.create({
     connection: opts.connection,
-    namespace: opts.namespace ?? 'default',
-    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities,
     // Stages that end within this time finish normally when the worker stops; longer ones are

@@ -51,7 +51,8 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     launch_id: launchId,
     run_id: newRunId(),
     status: 'RUNNING',
-    stages: order.map((name) => ({ name, run_id: newRunId(), status: 'PENDING' })),
+    // Listed as the spec lists them, as the database does once the launch is over.
+    stages: Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' })),
   };
   const stageProgress = (name: string): StageProgress => progress.stages.find((s) => s.name === name)!;
   setHandler(launchProgressQuery, () => progress);

@@ -7,24 +7,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { RunStageInput } from '../activities/compute';
 import type { AgentStatus } from '../domain/agent-job';
-import type { ParamValue, StageStatus } from '../domain/launch';
+import type { StageStatus } from '../domain/launch';
 
-export interface StageRunInput {
-  launchId: string;
-  stage: string;
-  runId: string;
-  parentRunId: string;
-  experimentId: string;
-  command: string;
-  params: Record<string, ParamValue>;
-  env: Record<string, string>;
-  codeBundleUri?: string;
-  /** Input name → URI (an upstream stage's output or a data URI). */
-  inputs: Record<string, string>;
-  /** Output name → path relative to the working directory. */
-  outputs: Record<string, string>;
-}
+/** What the launch hands each stage: the compute activity's input, less what the stage derives. */
+export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri'> & { parentRunId: string };
 
 export interface StageResult {
   status: 'FINISHED';
@@ -67,20 +55,8 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
       workflowId: key,
       params: input.params,
     });
-    agent = await compute.runStage({
-      key,
-      launchId: input.launchId,
-      stage: input.stage,
-      runId: input.runId,
-      experimentId: input.experimentId,
-      command: input.command,
-      params: input.params,
-      env: input.env,
-      ...(input.codeBundleUri ? { codeBundleUri: input.codeBundleUri } : {}),
-      inputs: input.inputs,
-      outputs: input.outputs,
-      artifactUri,
-    });
+    const { parentRunId: _parent, ...stage } = input;
+    agent = await compute.runStage({ ...stage, key, artifactUri });
     if (agent.exit_code === 0) status = 'FINISHED';
     else error = agent.error ?? `command exited with code ${agent.exit_code}`;
   } catch (err) {

@@ -47,12 +47,9 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
     async createWorker(taskQueue) {
       return createMlfleetWorker({
         connection: nativeConnection,
-        taskQueue,
         pool,
-        artifactRoot,
-        // Test stages do not log to MLflow; nothing listens here.
-        trackingUri: 'http://127.0.0.1:9',
-        dataDir,
+        // Test stages do not log to MLflow; nothing listens at publicUrl.
+        config: { namespace: 'default', taskQueue, artifactRoot, publicUrl: 'http://127.0.0.1:9', dataDir },
         workflowBundle: await workflowBundle(),
       });
     },

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { getLaunchProgress } from '../../store/launches';
+import { getLaunchProgress, listStageAttempts } from '../../store/launches';
 import { getRun, listChildRuns } from '../../store/runs';
 import { filePathOf } from '../../storage/file-store';
 import { launchProgressQuery } from '../../workflows/definitions';
@@ -76,6 +76,12 @@ test('a DAG with a parallel fan-out completes; data flows between stages; one ch
   const stored = await getLaunchProgress(ctx.pool, launchId);
   expect(stored?.status).toBe('FINISHED');
   expect(stored?.stages.map((s) => [s.name, s.run_id, s.status])).toEqual(result.stages.map((s) => [s.name, s.run_id, s.status]));
+
+  for (const stage of ['source', 'double', 'square', 'combine']) {
+    expect((await listStageAttempts(ctx.pool, launchId, stage)).map((a) => [a.attempt, a.provider, a.status, a.exitCode])).toEqual([
+      [1, 'local', 'FINISHED', 0],
+    ]);
+  }
 
   const combine = await ctx.pool.query<{ outputs: Record<string, string> }>(
     'SELECT outputs FROM stage_runs WHERE launch_id = $1 AND stage = $2',

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getLaunchProgress } from '../../store/launches';
+import { getLaunchProgress, listStageAttempts } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';
@@ -77,4 +77,10 @@ test('a worker killed with SIGKILL mid-stage is replaced and the launch complete
     { stage: 'second', n: 1 },
   ]);
   expect((await getLaunchProgress(ctx.pool, launchId))?.stages.map((s) => s.status)).toEqual(['FINISHED', 'FINISHED']);
+  // The attempt that died with its worker is closed as such; the adopting attempt finished.
+  const attempts = await listStageAttempts(ctx.pool, launchId, 'first');
+  expect(attempts.map((a) => [a.attempt, a.status, a.error])).toEqual([
+    [1, 'FAILED', 'abandoned: its worker stopped without recording an outcome'],
+    [2, 'FINISHED', undefined],
+  ]);
 }, 180_000);
