@@ -72,13 +72,16 @@ export async function runJob(jobDir: string, job: AgentJob, store: ObjectStore, 
 async function materializeInputs(inputs: Record<string, string>, inputsDir: string, store: ObjectStore): Promise<Record<string, string>> {
   const paths: Record<string, string> = {};
   for (const [name, uri] of Object.entries(inputs)) {
-    const target = join(inputsDir, name, basename(uri.replace(/\/+$/, '')) || name);
+    const target = join(inputsDir, name, lastSegment(uri) || name);
     if (!(await store.exists(uri))) throw new Error(`input '${name}' not found at ${uri}`);
     await store.download(uri, target);
     paths[name] = target;
   }
   return paths;
 }
+
+/** The decoded last path segment of a URI: the file or folder name the stage will see. */
+const lastSegment = (uri: string): string => basename(decodeURIComponent(new URL(uri).pathname.replace(/\/+$/, '')));
 
 async function prepareOutputs(outputs: Record<string, string>, workDir: string): Promise<Record<string, string>> {
   const paths: Record<string, string> = {};
@@ -98,7 +101,7 @@ async function uploadOutputs(job: AgentJob, outputs: Record<string, string>, sto
     if (!written) {
       return { exit_code: -1, outputs: {}, error: `the command exited 0 but did not write output '${name}' (${job.outputs[name]})` };
     }
-    const uri = joinUri(job.outputsUri, name, basename(path));
+    const uri = joinUri(job.outputsUri, name, encodeURIComponent(basename(path)));
     await store.upload(path, uri);
     uris[name] = uri;
   }

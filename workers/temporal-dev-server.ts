@@ -30,11 +30,11 @@ export class TemporalCliNotFoundError extends Error {
 }
 
 /** The Temporal CLI binary: TEMPORAL_CLI_PATH, then PATH, then the project's tool venv. */
-export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env, toolsBin = join(projectRoot, '.tools', 'bin')): string {
   const candidates = [
     env.TEMPORAL_CLI_PATH,
     ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'temporal')),
-    join(projectRoot, '.tools', 'bin', 'temporal'),
+    join(toolsBin, 'temporal'),
   ];
   for (const candidate of candidates) {
     if (candidate && isExecutable(candidate)) return resolve(candidate);

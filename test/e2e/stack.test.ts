@@ -107,3 +107,30 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
     await again.exited;
   }
 }, 400_000);
+
+test('DATABASE_URL and TEMPORAL_ADDRESS make `mlfleet up` use existing services instead of embedded ones', async () => {
+  const services = testEnv();
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(services.dataDir, 'external-'));
+  const env = { DATABASE_URL: services.databaseUrl, TEMPORAL_ADDRESS: services.temporalAddress, MLFLEET_TASK_QUEUE: `external-${port}` };
+  const up = runMlfleet(['up', '--port', String(port), '--data-dir', dataDir], env);
+  try {
+    await up.waitFor(/mlfleet is up/, 120_000);
+    expect(up.output()).not.toMatch(/starting (PostgreSQL|the Temporal dev server)/);
+    expect(up.output()).toMatch(/PostgreSQL +DATABASE_URL/);
+    expect(up.output()).toContain(`Temporal                 ${services.temporalAddress}\n`);
+    // The URL (and its password) is never printed.
+    expect(up.output()).not.toContain(services.databaseUrl);
+
+    const pipeline = join(dataDir, 'pipeline.json');
+    writeFileSync(pipeline, JSON.stringify({ experiment: `external-${port}`, stages: { one: { command: 'true' }, two: { command: 'true' } } }));
+    const launched = runMlfleet(['launch', pipeline, '--wait', '--json', '--url', `http://127.0.0.1:${port}`]);
+    expect(await launched.exited).toBe(0);
+    const result = JSON.parse(launched.output().trim().split('\n').pop()!) as { status: string; stages: { status: string }[] };
+    expect(result.status).toBe('FINISHED');
+    expect(result.stages.map((s) => s.status)).toEqual(['FINISHED', 'FINISHED']);
+  } finally {
+    up.child.kill('SIGINT');
+    await up.exited;
+  }
+}, 200_000);

@@ -19,6 +19,10 @@ export interface WorkflowTestContext {
   close(): Promise<void>;
 }
 
+// Worker life-cycle INFO lines would bury the test output; ERROR still shows (expected workflow
+// failures in tests log at WARN).
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
 let bundle: Promise<{ code: string }> | undefined;
 
 /** The workflow bundle, built once per test file (bundling takes seconds). */
@@ -32,8 +36,6 @@ const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: conso
 /** Connections to the services global-setup started, and a worker factory over them. */
 export async function createWorkflowTestContext(): Promise<WorkflowTestContext> {
   const env = testEnv();
-  // Worker life-cycle INFO lines would bury the test output.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
   const dataDir = mkdtempSync(join(env.dataDir, 'wf-'));
   const artifactRoot = fileUriOf(join(dataDir, 'artifacts'));
   const connection = await Connection.connect({ address: env.temporalAddress });

@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore, fileUriOf } from '../../storage/file-store';
+import { packCodeBundle, unpackCodeBundle } from '../../storage/code-bundle';
+import { filePathOf } from '../../storage/file-store';
+
+const store = new FileStore();
+const scratch = mkdtempSync(join(tmpdir(), 'bundle-'));
+const artifactRoot = fileUriOf(join(scratch, 'artifacts'));
+const git = (dir: string, ...args: string[]): string =>
+  execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' });
+
+function makeTree(name: string, files: Record<string, string>): string {
+  const dir = join(scratch, name);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('outside git: every file except local state, and equal content gives an equal digest', async () => {
+  const a = makeTree('plain-a', { 'train.py': 'print(1)\n', 'lib/util.py': 'x = 1\n', 'node_modules/big/index.js': '', '.mlfleet/state': '' });
+  const b = makeTree('plain-b', { 'train.py': 'print(1)\n', 'lib/util.py': 'x = 1\n' });
+  const first = await packCodeBundle(a, artifactRoot, store);
+  expect(first.files.map((f) => f.path)).toEqual(['lib/util.py', 'train.py']);
+  expect(first.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(first.git).toBeUndefined();
+  expect((await packCodeBundle(b, artifactRoot, store)).digest).toBe(first.digest);
+
+  writeFileSync(join(b, 'train.py'), 'print(2)\n');
+  expect((await packCodeBundle(b, artifactRoot, store)).digest).not.toBe(first.digest);
+});
+
+test('in git: tracked plus untracked files, .gitignore honoured, commit and dirty flag recorded', async () => {
+  const dir = makeTree('repo', { 'pipeline.yaml': 'x', '.gitignore': 'data/\n*.log\n', 'data/big.csv': '1,2', 'run.log': 'noise' });
+  git(dir, 'init', '-q');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'init');
+  const clean = await packCodeBundle(dir, artifactRoot, store);
+  expect(clean.files.map((f) => f.path)).toEqual(['.gitignore', 'pipeline.yaml']);
+  expect(clean.git).toEqual({ commit: git(dir, 'rev-parse', 'HEAD').trim(), branch: expect.any(String) as string, dirty: false });
+
+  writeFileSync(join(dir, 'new.py'), 'print("untracked")\n');
+  const dirty = await packCodeBundle(dir, artifactRoot, store);
+  expect(dirty.files.map((f) => f.path)).toEqual(['.gitignore', 'new.py', 'pipeline.yaml']);
+  expect(dirty.git?.dirty).toBe(true);
+  expect(dirty.digest).not.toBe(clean.digest);
+});
+
+test('a bundle is stored once under its digest and unpacks to the same files', async () => {
+  const dir = makeTree('roundtrip', { 'a.txt': 'alpha', 'sub/b.txt': 'beta' });
+  const bundle = await packCodeBundle(dir, artifactRoot, store);
+  await packCodeBundle(dir, artifactRoot, store);
+  const stored = readdirSync(filePathOf(`${artifactRoot}/code-bundles`)).filter((f) => f.startsWith(bundle.digest.replace(':', '-')));
+  expect(stored.sort()).toEqual([`${bundle.digest.replace(':', '-')}.json`, `${bundle.digest.replace(':', '-')}.tar.gz`]);
+
+  const archive = join(scratch, 'copy.tar.gz');
+  await store.download(bundle.uri, archive);
+  const out = join(scratch, 'unpacked');
+  await unpackCodeBundle(archive, out);
+  expect((await packCodeBundle(out, artifactRoot, store)).digest).toBe(bundle.digest);
+});
