@@ -12,7 +12,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'agent-'));
 const artifacts = fileUriOf(join(scratch, 'artifacts'));
 let counter = 0;
 
-async function job(overrides: Partial<AgentJob>): Promise<{ jobDir: string; job: AgentJob }> {
+function job(overrides: Partial<AgentJob>): { jobDir: string; job: AgentJob } {
   const jobDir = join(scratch, `job-${++counter}`);
   mkdirSync(jobDir);
   const runUri = `${artifacts}/run-${counter}`;
@@ -29,7 +29,7 @@ test('the contract: code unpacked as the working directory, inputs and outputs b
   const bundle = await packCodeBundle(code, artifacts, store);
   const upstream = join(scratch, 'numbers with space.txt');
   writeFileSync(upstream, '3\n1\n2\n');
-  const { jobDir, job: spec } = await job({
+  const { jobDir, job: spec } = job({
     command: 'sh stage.sh ${inputs.numbers} ${outputs.sorted} && test "$MLFLOW_RUN_ID" = r1 && test "${params.n}" = 3',
     params: { n: 3 },
     codeBundleUri: bundle.uri,
@@ -50,20 +50,20 @@ test('the contract: code unpacked as the working directory, inputs and outputs b
 });
 
 test('a failing command: its exit code, no outputs, and its stderr kept', async () => {
-  const { jobDir, job: spec } = await job({ command: 'echo boom >&2; exit 3', outputs: { x: 'x.txt' } });
+  const { jobDir, job: spec } = job({ command: 'echo boom >&2; exit 3', outputs: { x: 'x.txt' } });
   const status = await runJob(jobDir, spec, store);
   expect(status).toMatchObject({ exit_code: 3, outputs: {} });
   expect(readFileSync(filePathOf(`${spec.logsUri}/stderr.log`), 'utf8')).toBe('boom\n');
 });
 
 test('a declared output the command did not write fails the stage with a clear error', async () => {
-  const { jobDir, job: spec } = await job({ command: 'true', outputs: { model: 'out/model.json' } });
+  const { jobDir, job: spec } = job({ command: 'true', outputs: { model: 'out/model.json' } });
   const status = await runJob(jobDir, spec, store);
   expect(status).toMatchObject({ exit_code: -1, error: "the command exited 0 but did not write output 'model' (out/model.json)" });
 });
 
 test('an input that is not there fails before the command runs', async () => {
-  const { jobDir, job: spec } = await job({ command: 'touch ran', inputs: { data: fileUriOf(join(scratch, 'missing')) } });
+  const { jobDir, job: spec } = job({ command: 'touch ran', inputs: { data: fileUriOf(join(scratch, 'missing')) } });
   const status = await runJob(jobDir, spec, store);
   expect(status.error).toBe(`input 'data' not found at ${fileUriOf(join(scratch, 'missing'))}`);
   expect(existsSync(join(jobDir, 'work', 'ran'))).toBe(false);
@@ -71,7 +71,7 @@ test('an input that is not there fails before the command runs', async () => {
 
 test('SIGTERM to the agent stops the command and still records the outcome', async () => {
   const signals = new EventEmitter();
-  const { jobDir, job: spec } = await job({ command: 'echo started; sleep 30' });
+  const { jobDir, job: spec } = job({ command: 'echo started; sleep 30' });
   const running = runJob(jobDir, spec, store, signals);
   for (let i = 0; i < 100 && !existsSync(join(jobDir, jobFiles.commandPid)); i++) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 200));
