@@ -64,7 +64,6 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FAILED';
   let error: string | undefined;
-  let prepared = false;
   try {
     const launch = await preparation.prepareLaunch({
       launchId,
@@ -75,7 +74,6 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       ...(input.code ? { code: input.code } : {}),
       trigger,
     });
-    prepared = true;
     progress.experiment_id = launch.experimentId;
 
     const results: Record<string, Promise<StageResult>> = {};
@@ -127,12 +125,12 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
             current.duration_s = (result.ended_at - result.started_at) / 1000;
           },
           (err: unknown) => {
-            current.ended_at = Date.now();
             if (!started) {
               Object.assign(current, { status: 'SKIPPED', run_id: '' });
-              delete current.started_at;
-              delete current.ended_at;
-            } else if (isCancellation(err)) {
+              return;
+            }
+            current.ended_at = Date.now();
+            if (isCancellation(err)) {
               current.status = 'KILLED';
             } else {
               current.status = 'FAILED';
@@ -164,11 +162,10 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
   } finally {
     progress.status = status;
     if (error !== undefined) progress.error = error;
-    if (prepared) {
-      await CancellationScope.nonCancellable(() =>
-        tracking.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
-      );
-    }
+    // Safe even if preparation failed half-way: it ends only what was recorded.
+    await CancellationScope.nonCancellable(() =>
+      tracking.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
+    );
   }
 }
 

@@ -27,16 +27,20 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
 
   async function progressOf(launchId: string): Promise<LaunchProgress> {
     const handle = temporal.workflow.getHandle(launchWorkflowId(launchId));
+    let exists = false;
     try {
       const description = await handle.describe();
       if (description.status.name === 'RUNNING') return await handle.query(launchProgressQuery);
+      exists = true;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
     // Closed (or its history is gone): the database has the final state.
     const stored = await getLaunchProgress(pool, launchId);
-    if (!stored) throw launchNotFound(launchId);
-    return stored;
+    if (stored) return stored;
+    // A launch that failed before it was recorded (bad code folder, say): its workflow still knows why.
+    if (exists) return handle.query(launchProgressQuery);
+    throw launchNotFound(launchId);
   }
 
   app.post('/api/v1/launches', async (request, reply) => {

@@ -114,6 +114,19 @@ test('cancel through the API: the launch ends KILLED', async () => {
   expect(final.stages[0]?.status).toBe('KILLED');
 });
 
+test('a launch that fails before it is recorded still reports why', async () => {
+  const spec = { experiment: uniqueId('api-nocode'), stages: { one: { command: 'true' } } };
+  const missing = `${ctx.dataDir}/no-such-folder`;
+  const { json } = await call('POST', '/api/v1/launches', { spec, code: { dir: missing } });
+  const final = await eventually(async () => {
+    const progress = LaunchProgress.parse((await call('GET', `/api/v1/launches/${String(json.launch_id)}`)).json);
+    return progress.status === 'RUNNING' ? undefined : progress;
+  });
+  expect(final.status).toBe('FAILED');
+  expect(final.error).toContain(`cannot pack code from ${missing}`);
+  expect(final.stages).toEqual([{ name: 'one', run_id: '', status: 'SKIPPED' }]);
+});
+
 test('unknown and malformed launch ids', async () => {
   expect(await call('GET', '/api/v1/launches/doesnotexist')).toEqual({
     status: 404,
