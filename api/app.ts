@@ -15,7 +15,7 @@ export interface AppOptions {
 /** The HTTP API: the MLflow REST facade and mlfleet's /api/v1. */
 export function buildApp(opts: AppOptions): FastifyInstance {
   // maxParamLength above every id limit, so long ids reach validation and get its error body.
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 16 * 1024 * 1024, maxParamLength: 1024 });
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 16 * 1024 * 1024, routerOptions: { maxParamLength: 1024 } });
   registerErrorHandling(app);
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   registerMlflowRoutes(app, { pool: opts.pool });

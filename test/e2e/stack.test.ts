@@ -71,7 +71,7 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
   );
   const url = `http://127.0.0.1:${port}`;
   const up = runMlfleet(['up', '--port', String(port), '--data-dir', dataDir], env);
-  await up.waitFor(/mlfleet is up/, 180_000);
+  await up.waitFor(/Press Ctrl-C to stop/, 180_000);
   const launched = runMlfleet(['launch', join(pipelineDir, 'pipeline.yaml'), '--json', '--url', url]);
   expect(await launched.exited).toBe(0);
   const { launch_id: launchId } = JSON.parse(launched.output()) as { launch_id: string };
@@ -84,7 +84,7 @@ test('a launch interrupted by stopping `mlfleet up` finishes after the next `mlf
 
   const again = runMlfleet(['up', '--port', String(port), '--data-dir', dataDir], env);
   try {
-    await again.waitFor(/mlfleet is up/, 180_000);
+    await again.waitFor(/Press Ctrl-C to stop/, 180_000);
     let final: LaunchProgress | undefined;
     for (let i = 0; i < 300; i++) {
       final = await getLaunch(port, launchId);
@@ -115,7 +115,7 @@ test('DATABASE_URL and TEMPORAL_ADDRESS make `mlfleet up` use existing services 
   const env = { DATABASE_URL: services.databaseUrl, TEMPORAL_ADDRESS: services.temporalAddress, MLFLEET_TASK_QUEUE: `external-${port}` };
   const up = runMlfleet(['up', '--port', String(port), '--data-dir', dataDir], env);
   try {
-    await up.waitFor(/mlfleet is up/, 120_000);
+    await up.waitFor(/Press Ctrl-C to stop/, 120_000);
     expect(up.output()).not.toMatch(/starting (PostgreSQL|the Temporal dev server)/);
     expect(up.output()).toMatch(/PostgreSQL +DATABASE_URL/);
     expect(up.output()).toContain(`Temporal                 ${services.temporalAddress}\n`);
