@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { canonicalJson } from '../domain/canonical-json';
 import type { CodeSource, LaunchTrigger, ParamValue } from '../domain/launch';
 import type { PipelineSpec } from '../domain/pipeline-spec';
+import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
 import { insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
 import { createRun, endRun, getRun, logMetrics, logParams, type TerminalRunStatus } from '../store/runs';
@@ -18,6 +19,10 @@ export interface PrepareLaunchInput {
   params: Record<string, ParamValue>;
   code?: CodeSource;
   trigger: LaunchTrigger;
+  /** The registered pipeline version launched, `name@version`. */
+  pipeline?: string;
+  /** The schedule that started the launch, and the time it was due. */
+  schedule?: { id: string; nominalTime: string };
 }
 
 export interface PreparedLaunch {
@@ -89,7 +94,12 @@ export function createTrackingActivities(deps: ActivityDeps) {
         if (!(await store.exists(uri))) {
           throw ApplicationFailure.nonRetryable(`code bundle ${input.code.bundle} is not in the artifact store`, 'InvalidCode');
         }
-        bundle = { digest: input.code.bundle, uri };
+        // An uploaded bundle: its git facts are those its first upload reported.
+        const record = await getCodeBundle(pool, input.code.bundle);
+        const git = record?.gitCommit
+          ? { commit: record.gitCommit, dirty: record.gitDirty ?? false, ...(record.gitBranch ? { branch: record.gitBranch } : {}) }
+          : undefined;
+        bundle = { digest: input.code.bundle, uri, ...(git ? { git } : {}) };
       }
       const tags: Record<string, string> = {
         'mlfleet.launch_id': input.launchId,
@@ -98,6 +108,11 @@ export function createTrackingActivities(deps: ActivityDeps) {
         'mlfleet.workflow_id': input.workflowId,
         'mlflow.source.type': 'PROJECT',
       };
+      if (input.pipeline) tags['mlfleet.pipeline'] = input.pipeline;
+      if (input.schedule) {
+        tags['mlfleet.schedule_id'] = input.schedule.id;
+        tags['mlfleet.scheduled_time'] = input.schedule.nominalTime;
+      }
       if (bundle) tags['mlfleet.code_digest'] = bundle.digest;
       if (bundle?.git) {
         tags['mlflow.source.git.commit'] = bundle.git.commit;

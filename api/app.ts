@@ -1,14 +1,23 @@
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { FileStore } from '../storage/file-store';
+import type { ObjectStore } from '../storage/object-store';
 import { registerErrorHandling } from './errors';
 import { registerMlflowRoutes } from './mlflow/routes';
+import { registerOpenApiRoute } from './openapi';
 import { registerLaunchRoutes } from './v1/launches';
+import { registerScheduleRoutes } from './v1/schedules';
+import { registerPipelineRoutes } from './v1/pipelines';
 
 export interface AppOptions {
   pool: pg.Pool;
   temporal: Client;
   taskQueue: string;
+  /** Where uploaded code bundles go (the worker's artifact root). */
+  artifactRoot: string;
+  /** The object store behind `artifactRoot`; a FileStore by default. */
+  store?: ObjectStore;
   logger?: boolean;
 }
 
@@ -20,5 +29,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   registerMlflowRoutes(app, { pool: opts.pool });
   registerLaunchRoutes(app, { pool: opts.pool, temporal: opts.temporal, taskQueue: opts.taskQueue });
+  registerPipelineRoutes(app, { pool: opts.pool, artifactRoot: opts.artifactRoot, store: opts.store ?? new FileStore() });
+  registerScheduleRoutes(app, { temporal: opts.temporal, taskQueue: opts.taskQueue });
+  registerOpenApiRoute(app); // last: the document lists every /api/v1 route registered above
   return app;
 }

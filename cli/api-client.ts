@@ -1,4 +1,11 @@
 import { LaunchProgress, type LaunchInput } from '../domain/launch';
+import {
+  CodeBundleUploaded,
+  PipelineList,
+  PipelineVersionInfo,
+  type PipelineVersionSummary,
+  RegisteredPipeline,
+} from '../domain/pipeline-registry';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -39,6 +46,48 @@ export class MlfleetApi {
       metrics: Object.fromEntries((body.run.data.metrics ?? []).map((m) => [m.key, m.value])),
       tags: Object.fromEntries((body.run.data.tags ?? []).map((t) => [t.key, t.value])),
     };
+  }
+
+  /** Uploads a gzip tar of a code folder (see cli/code-upload.ts); the digest is the server's. */
+  async uploadCodeBundle(archive: Buffer, git?: { commit: string; branch?: string; dirty: boolean }): Promise<CodeBundleUploaded> {
+    const query = new URLSearchParams();
+    if (git) {
+      query.set('git_commit', git.commit);
+      if (git.branch) query.set('git_branch', git.branch);
+      query.set('git_dirty', String(git.dirty));
+    }
+    const path = `/api/v1/code-bundles${query.size > 0 ? `?${query.toString()}` : ''}`;
+    return CodeBundleUploaded.parse(await this.requestRaw('POST', path, archive, 'application/gzip'));
+  }
+
+  registerPipeline(body: { name?: string; spec: unknown; code?: { bundle: string } }): Promise<RegisteredPipeline> {
+    return this.request('POST', '/api/v1/pipelines', body).then((b) => RegisteredPipeline.parse(b));
+  }
+
+  /** The latest version of every pipeline, or every version of `name`, newest first. */
+  listPipelines(name?: string): Promise<PipelineVersionSummary[]> {
+    const path = `/api/v1/pipelines${name === undefined ? '' : `?name=${encodeURIComponent(name)}`}`;
+    return this.request('GET', path).then((b) => PipelineList.parse(b).pipelines);
+  }
+
+  getPipelineVersion(name: string, version: number): Promise<PipelineVersionInfo> {
+    return this.request('GET', `/api/v1/pipelines/${encodeURIComponent(name)}/versions/${version}`).then((b) => PipelineVersionInfo.parse(b));
+  }
+
+  private async requestRaw(method: string, path: string, body: Buffer, contentType: string): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), { method, headers: { 'content-type': contentType }, body });
+    } catch (err) {
+      throw new ApiRequestError(0, `cannot reach mlfleet at ${this.baseUrl} (${(err as Error).message}); is \`mlfleet up\` running? Set MLFLEET_URL or --url otherwise.`);
+    }
+    const text = await response.text();
+    const parsed: unknown = text ? JSON.parse(text) : {};
+    if (!response.ok) {
+      const message = (parsed as { message?: unknown }).message;
+      throw new ApiRequestError(response.status, typeof message === 'string' ? message : `HTTP ${response.status}`);
+    }
+    return parsed;
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<unknown> {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { projectRoot } from '../workers/project-root';
 import { MlfleetApi } from './api-client';
+import { uploadCode } from './code-upload';
 import { waitForLaunch } from './launch';
 import { loadPipelineFile } from './pipeline-file';
 import { renderMetrics, renderRunTree } from './render';
@@ -19,7 +20,8 @@ export async function demoCommand(opts: { port?: number; dataDir?: string; keep:
     const { spec, dir } = loadPipelineFile(DEMO_PIPELINE);
     const api = new MlfleetApi(stack.apiUrl);
     log(`\nlaunching ${DEMO_PIPELINE} (experiment '${spec.experiment}', ${Object.keys(spec.stages).length} stages) …`);
-    const launched = await api.createLaunch({ spec, code: { dir }, trigger: 'cli' });
+    const code = await uploadCode(api, dir);
+    const launched = await api.createLaunch({ spec, code, trigger: 'cli' });
     log(`launch ${launched.launch_id} started; stage progress:`);
     const started = Date.now();
     const final = await waitForLaunch(api, launched.launch_id, log, 500);

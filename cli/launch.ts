@@ -1,6 +1,7 @@
-import { isTerminalStatus, type LaunchProgress } from '../domain/launch';
+import { isTerminalStatus, type LaunchProgress, PipelineRef } from '../domain/launch';
 import { applyParamOverrides, parseParamAssignment } from '../domain/params';
 import { type ApiRequestError, MlfleetApi } from './api-client';
+import { uploadCode } from './code-upload';
 import { loadPipelineFile } from './pipeline-file';
 import { launchJson, progressChanges, renderRunTree } from './render';
 
@@ -9,15 +10,39 @@ export interface LaunchOptions {
   wait: boolean;
   json: boolean;
   url: string;
+  /** A registered version, `name@version`, instead of a file. */
+  pipeline?: string;
 }
 
-/** Validates locally (nothing starts on a bad spec), then launches through the API. */
-export async function launchCommand(file: string, opts: LaunchOptions): Promise<number> {
-  const { spec, dir } = loadPipelineFile(file);
+/**
+ * Validates locally (nothing starts on a bad spec or bad params), uploads the pipeline folder as a
+ * code bundle, then launches through the API; or launches a registered version (`--pipeline`).
+ */
+export async function launchCommand(file: string | undefined, opts: LaunchOptions): Promise<number> {
+  if ((file === undefined) === (opts.pipeline === undefined)) {
+    console.error('mlfleet launch: give either a pipeline FILE or --pipeline NAME@VERSION (exactly one)');
+    return 2;
+  }
   const params = Object.fromEntries(opts.param.map(parseParamAssignment));
-  applyParamOverrides(spec, params);
   const api = new MlfleetApi(opts.url);
-  const launched = await api.createLaunch({ spec, params, code: { dir }, trigger: 'cli' });
+  let launched: LaunchProgress;
+  if (file !== undefined) {
+    const { spec, dir } = loadPipelineFile(file);
+    applyParamOverrides(spec, params);
+    const code = await uploadCode(api, dir);
+    launched = await api.createLaunch({ spec, params, code, trigger: 'cli' });
+  } else {
+    const ref = PipelineRef.safeParse(opts.pipeline);
+    if (!ref.success) {
+      console.error(`mlfleet launch: --pipeline '${opts.pipeline}': ${ref.error.issues[0]?.message ?? 'invalid'}`);
+      return 2;
+    }
+    // The registered spec checks the overrides here, as a file's would, before anything starts.
+    const at = ref.data.lastIndexOf('@');
+    const registered = await api.getPipelineVersion(ref.data.slice(0, at), Number(ref.data.slice(at + 1)));
+    applyParamOverrides(registered.spec, params);
+    launched = await api.createLaunch({ pipeline: ref.data, params, trigger: 'cli' });
+  }
   if (!opts.wait) {
     if (opts.json) console.log(JSON.stringify(launchJson(launched)));
     else console.log(`launched ${launched.launch_id} (run ${launched.run_id}); follow it with: mlfleet status ${launched.launch_id}`);

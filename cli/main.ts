@@ -3,6 +3,8 @@ import { SpecError } from '../domain/pipeline-spec';
 import { ApiRequestError, MlfleetApi } from './api-client';
 import { demoCommand } from './demo';
 import { launchCommand } from './launch';
+import { scheduleCommand } from './schedule';
+import { pipelineCommand } from './pipeline';
 import { launchJson, renderRunTree } from './render';
 import { apiCommand, workerCommand } from './serve';
 import { upCommand } from './up';
@@ -28,13 +30,14 @@ program
   .action((opts: { port?: number; dataDir?: string }) => upCommand(opts));
 
 program
-  .command('launch <file>')
-  .description('launch a pipeline (YAML or JSON)')
+  .command('launch [file]')
+  .description('launch a pipeline (YAML or JSON), or a registered version with --pipeline')
+  .option('--pipeline <name@version>', 'launch a registered pipeline version instead of a file')
   .option('-p, --param <stage.key=value>', 'override a stage param (repeatable)', collect, [])
   .option('-w, --wait', 'follow stage progress until the launch ends; exit non-zero unless it FINISHED', false)
   .option('--json', 'print the launch as JSON', false)
   .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
-  .action(async (file: string, opts: { param: string[]; wait: boolean; json: boolean; url: string }) => {
+  .action(async (file: string | undefined, opts: { param: string[]; wait: boolean; json: boolean; url: string; pipeline?: string }) => {
     process.exitCode = await launchCommand(file, opts);
   });
 
@@ -67,6 +70,8 @@ program
     process.exitCode = await demoCommand(opts);
   });
 
+program.addCommand(pipelineCommand(DEFAULT_URL));
+
 program
   .command('worker')
   .description('run a worker against DATABASE_URL and TEMPORAL_ADDRESS (production)')
@@ -78,6 +83,8 @@ program
   .option('--port <n>', 'port (default 5000, or MLFLEET_PORT)', port)
   .option('--host <host>', 'interface to listen on (or MLFLEET_HOST)', process.env.MLFLEET_HOST ?? '0.0.0.0')
   .action((opts: { port?: number; host: string }) => apiCommand(opts));
+
+program.addCommand(scheduleCommand(DEFAULT_URL));
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof SpecError) {

@@ -39,7 +39,7 @@ export async function apiCommand(opts: { port?: number; host: string }): Promise
   await migrate(pool);
   const connection = await Connection.connect({ address: config.temporalAddress });
   await ensureSearchAttributes(connection, config.namespace);
-  const app = buildApp({ pool, temporal: new Client({ connection, namespace: config.namespace }), taskQueue: config.taskQueue, logger: true });
+  const app = buildApp({ pool, temporal: new Client({ connection, namespace: config.namespace }), taskQueue: config.taskQueue, artifactRoot: config.artifactRoot, logger: true });
   await app.listen({ port: config.apiPort, host: opts.host });
   await untilSignal();
   await app.close();

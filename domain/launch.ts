@@ -12,6 +12,12 @@ export const CodeSource = z.union([
 ]);
 export type CodeSource = z.infer<typeof CodeSource>;
 
+/** A registered pipeline version, `name@version` (see `POST /api/v1/pipelines`). */
+export const PipelineRef = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}@[1-9][0-9]{0,8}$/, 'expected <pipeline name>@<version number>, e.g. churn@3');
+export type PipelineRef = z.infer<typeof PipelineRef>;
+
 export const LaunchTrigger = z.enum(['cli', 'api', 'schedule', 'temporal']);
 export type LaunchTrigger = z.infer<typeof LaunchTrigger>;
 
@@ -21,24 +27,34 @@ export type LaunchTrigger = z.infer<typeof LaunchTrigger>;
  */
 export const LaunchInput = z
   .object({
-    spec: PipelineSpec,
+    /** The pipeline itself, or … */
+    spec: PipelineSpec.optional(),
+    /** … a registered version of it (which also brings its code unless `code` is given). */
+    pipeline: PipelineRef.optional(),
     /** Overrides as `stage.param` → value; each must name a param the stage declares. */
     params: z.record(z.string(), ParamValue).optional(),
     code: CodeSource.optional(),
     trigger: LaunchTrigger.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((input, ctx) => {
+    if ((input.spec === undefined) === (input.pipeline === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of spec or pipeline' });
+    }
+  });
 export type LaunchInput = z.infer<typeof LaunchInput>;
 
 /**
  * Validates a launch input from any caller and applies its param overrides: the one check shared
  * by the API, the CLI and the workflow itself. Throws SpecError with every problem, in document order.
  */
-export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec: PipelineSpec } {
+export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec?: PipelineSpec } {
   const parsed = LaunchInput.safeParse(raw, { error: specErrorMap });
   // Problems with the input itself (not its spec) are named `input: …`.
   if (!parsed.success) throw new SpecError(formatSpecIssues(parsed.error, [], raw, 'input'));
-  return { input: parsed.data, spec: applyParamOverrides(parsed.data.spec, parsed.data.params ?? {}) };
+  const { spec, params } = parsed.data;
+  // A registered pipeline's overrides are checked once its spec is resolved.
+  return spec ? { input: parsed.data, spec: applyParamOverrides(spec, params ?? {}) } : { input: parsed.data };
 }
 
 /** MLflow run statuses, which launches and stages share. */

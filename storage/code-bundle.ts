@@ -42,23 +42,42 @@ export interface CodeBundle {
 
 export class CodeBundleError extends Error {}
 
+/** An archive whose content exceeds MAX_BUNDLE_BYTES. */
+export class CodeBundleTooLargeError extends CodeBundleError {}
+
 /** Where a bundle with this digest lives under the artifact root. */
 export const codeBundleUri = (artifactRoot: string, digest: string): string =>
   joinUri(artifactRoot, 'code-bundles', `${digest.replace(':', '-')}.tar.gz`);
 
 /**
- * Packs `dir` into a content-addressed bundle: what git tracks plus untracked files it does not
- * ignore, or every file when `dir` is not in a git work tree. Equal content gives an equal digest,
- * and a bundle already stored is not written again.
+ * The files of `dir` that make up its code bundle, sorted: what git tracks plus untracked files it
+ * does not ignore, or every file when `dir` is not in a git work tree (`useGit: false` always walks).
+ * Never local state or dependency folders, and only regular files (no symlinks). The CLI archives
+ * exactly these before uploading, so the server's digest equals packing `dir` directly.
  */
-export async function packCodeBundle(dir: string, artifactRoot: string, store: ObjectStore): Promise<CodeBundle> {
-  const git = await gitSource(dir);
-  const paths = (git ? await gitListedFiles(dir) : await walkFiles(dir)).sort();
+export async function listCodeFiles(dir: string, opts: { useGit?: boolean } = {}): Promise<string[]> {
+  const inGit = opts.useGit !== false && (await gitSource(dir)) !== undefined;
+  const paths = (inGit ? await gitListedFiles(dir) : await walkFiles(dir)).sort();
+  const files: string[] = [];
+  for (const path of paths) {
+    const info = await lstat(join(dir, path)).catch(() => undefined);
+    if (info?.isFile()) files.push(path); // not: deleted but still tracked, or a symlink
+  }
+  return files;
+}
+
+/**
+ * Packs `dir` into a content-addressed bundle (the files of `listCodeFiles`). Equal content gives an
+ * equal digest, and a bundle already stored is not written again. `useGit: false` ignores git
+ * entirely (for folders the server unpacked from an upload: their git facts come from the client).
+ */
+export async function packCodeBundle(dir: string, artifactRoot: string, store: ObjectStore, opts: { useGit?: boolean } = {}): Promise<CodeBundle> {
+  const git = opts.useGit === false ? undefined : await gitSource(dir);
+  const paths = await listCodeFiles(dir, { useGit: git !== undefined });
   const files: CodeFile[] = [];
   let bytes = 0;
   for (const path of paths) {
-    const info = await lstat(join(dir, path)).catch(() => undefined);
-    if (!info?.isFile()) continue; // deleted but still tracked, or a symlink
+    const info = await lstat(join(dir, path));
     bytes += info.size;
     if (bytes > MAX_BUNDLE_BYTES) {
       throw new CodeBundleError(
@@ -73,7 +92,7 @@ export async function packCodeBundle(dir: string, artifactRoot: string, store: O
     const scratch = await mkdtemp(join(tmpdir(), 'mlfleet-bundle-'));
     try {
       const archive = join(scratch, 'bundle.tar.gz');
-      await tar.create({ gzip: true, file: archive, cwd: dir, portable: true, mtime: EPOCH, noDirRecurse: true }, files.map((f) => f.path));
+      await writeCodeArchive(dir, files.map((f) => f.path), archive);
       await store.upload(archive, uri);
       await writeFile(join(scratch, 'manifest.json'), canonicalJson(files));
       await store.upload(join(scratch, 'manifest.json'), uri.replace(/\.tar\.gz$/, '.json'));
@@ -82,6 +101,74 @@ export async function packCodeBundle(dir: string, artifactRoot: string, store: O
     }
   }
   return { digest, uri, files, bytes, ...(git ? { git } : {}) };
+}
+
+/** A link cache that never remembers, so hard-linked files are archived as plain files (uploads refuse links). */
+class NoHardLinks extends Map<`${number}:${number}`, string> {
+  override get(): undefined {
+    return undefined;
+  }
+  override set(): this {
+    return this;
+  }
+}
+
+/** Writes `paths` (relative to `dir`) as a reproducible gzip tar: the format of bundles and uploads. */
+export async function writeCodeArchive(dir: string, paths: string[], archive: string): Promise<void> {
+  await tar.create({ gzip: true, file: archive, cwd: dir, portable: true, mtime: EPOCH, noDirRecurse: true, linkCache: new NoHardLinks() }, paths);
+}
+
+/** Entry types an uploaded archive may hold; links, devices and FIFOs are refused. */
+const ALLOWED_ENTRY_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
+
+/**
+ * Checks every entry of an uploaded archive, then extracts it into `destDir`. Refused, with the
+ * entry named and nothing extracted: absolute paths, `..`, symlinks, hard links, devices, FIFOs,
+ * unreadable files, and more than MAX_BUNDLE_BYTES of content. Throws CodeBundleError.
+ */
+export async function extractUploadedArchive(archive: string, destDir: string): Promise<void> {
+  const problems: string[] = [];
+  let bytes = 0;
+  try {
+    await tar.list({
+      file: archive,
+      strict: true,
+      onReadEntry: (entry) => {
+        const path = entry.path;
+        const what = `archive entry '${path}'`;
+        if (!ALLOWED_ENTRY_TYPES.has(entry.type)) {
+          problems.push(`${what}: ${entry.type === 'SymbolicLink' ? 'symbolic links' : entry.type === 'Link' ? 'hard links' : `${entry.type} entries`} are not allowed`);
+        } else if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) {
+          problems.push(`${what}: absolute paths are not allowed`);
+        } else if (path.split('/').includes('..')) {
+          problems.push(`${what}: '..' is not allowed in paths`);
+        } else if (entry.type !== 'Directory' && ((entry.mode ?? 0o644) & 0o400) === 0) {
+          problems.push(`${what}: the file is not readable by its owner`);
+        }
+        bytes += entry.size;
+        entry.resume();
+      },
+    });
+  } catch (err) {
+    throw new CodeBundleError(`not a readable gzip tar archive: ${(err as Error).message}`);
+  }
+  if (problems.length > 0) throw new CodeBundleError(problems.join('\n'));
+  if (bytes > MAX_BUNDLE_BYTES) {
+    throw new CodeBundleTooLargeError(`the archive unpacks to more than ${MAX_BUNDLE_BYTES / 1024 / 1024} MiB`);
+  }
+  await mkdir(destDir, { recursive: true });
+  // The checks above already ran; the filter is a second guard should the two reads ever differ.
+  try {
+    await tar.extract({
+      file: archive,
+      cwd: destDir,
+      strict: true,
+      filter: (path, entry) => 'type' in entry && ALLOWED_ENTRY_TYPES.has(entry.type) && !path.split('/').includes('..') && !path.startsWith('/'),
+    });
+  } catch (err) {
+    // E.g. a file and a folder of the same name.
+    throw new CodeBundleError(`cannot unpack the archive: ${(err as Error).message}`);
+  }
 }
 
 /** Unpacks a bundle into `destDir`, which becomes the stage's working directory. */
@@ -101,7 +188,8 @@ async function git(dir: string, args: string[]): Promise<string> {
   return stdout;
 }
 
-async function gitSource(dir: string): Promise<GitSource | undefined> {
+/** The commit, branch and dirtiness of the work tree holding `dir`; undefined outside git (or before the first commit). */
+export async function gitSource(dir: string): Promise<GitSource | undefined> {
   try {
     if ((await git(dir, ['rev-parse', '--is-inside-work-tree'])).trim() !== 'true') return undefined;
   } catch {

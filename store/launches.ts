@@ -438,3 +438,72 @@ export async function getLaunchProgress(db: Queryable, launchId: string): Promis
     ...(launch.error !== undefined && { error: launch.error }),
   };
 }
+
+/** A launch as `GET /api/v1/launches` lists it. */
+export interface LaunchSummary {
+  launchId: string;
+  experimentId: string;
+  runId?: string;
+  status: RunStatus;
+  trigger: LaunchTrigger;
+  createdAt: number;
+  endedAt?: number;
+}
+
+/** Where a page of `listLaunches` ends: the next page starts after this launch. */
+export interface LaunchCursor {
+  createdAt: number;
+  launchId: string;
+}
+
+export interface ListLaunchesOptions {
+  /** An experiment name, or its numeric id when no experiment has that name. */
+  experiment?: string;
+  status?: RunStatus;
+  /** Page size (at least 1). */
+  limit: number;
+  after?: LaunchCursor;
+}
+
+const LaunchSummaryRow = LaunchRow.pick({
+  launch_id: true,
+  experiment_id: true,
+  run_id: true,
+  status: true,
+  trigger: true,
+  created_at: true,
+  ended_at: true,
+});
+
+/**
+ * One page of launches, newest first (created_at, then launch_id, both descending), in one query.
+ * `next` is set when there are more: pass it back as `after` for the following page.
+ */
+export async function listLaunches(db: Queryable, opts: ListLaunchesOptions): Promise<{ launches: LaunchSummary[]; next?: LaunchCursor }> {
+  const numericId = opts.experiment !== undefined && /^[0-9]{1,18}$/.test(opts.experiment) ? opts.experiment : null;
+  const { rows } = await db.query(
+    `SELECT launch_id, experiment_id, run_id, status, trigger, created_at, ended_at
+     FROM launches
+     WHERE ($1::text IS NULL
+            OR experiment_id = COALESCE((SELECT experiment_id FROM experiments WHERE name = $1), $2::bigint))
+       AND ($3::text IS NULL OR status = $3)
+       AND ($4::bigint IS NULL OR (created_at, launch_id) < ($4::bigint, $5::text))
+     ORDER BY created_at DESC, launch_id DESC
+     LIMIT $6`,
+    [opts.experiment ?? null, numericId, opts.status ?? null, opts.after?.createdAt ?? null, opts.after?.launchId ?? null, opts.limit + 1],
+  );
+  const launches = rows.slice(0, opts.limit).map((raw): LaunchSummary => {
+    const row = LaunchSummaryRow.parse(raw);
+    return {
+      launchId: row.launch_id,
+      experimentId: String(row.experiment_id),
+      ...opt('runId', row.run_id),
+      status: row.status,
+      trigger: row.trigger,
+      createdAt: row.created_at,
+      ...opt('endedAt', row.ended_at),
+    };
+  });
+  const last = launches.at(-1);
+  return rows.length > opts.limit && last ? { launches, next: { createdAt: last.createdAt, launchId: last.launchId } } : { launches };
+}

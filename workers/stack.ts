@@ -75,7 +75,7 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     };
     const workerStop = stops.push(stopWorker) - 1;
 
-    const app = buildApp({ pool, temporal: client, taskQueue: config.taskQueue });
+    const app = buildApp({ pool, temporal: client, taskQueue: config.taskQueue, artifactRoot: config.artifactRoot });
     await app.listen({ port: config.apiPort, host: '127.0.0.1' });
     // The API outlives the worker: stages finishing in the worker's grace period still log to it.
     stops[workerStop] = async () => {

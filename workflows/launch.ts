@@ -6,6 +6,7 @@ import {
   ParentClosePolicy,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -15,11 +16,19 @@ import {
 import type { Activities } from '../activities';
 import { stageDependencies, topologicalOrder } from '../domain/dag';
 import { parseInputRef } from '../domain/input-ref';
-import { type LaunchInput, type LaunchProgress, parseLaunchInput, type StageProgress } from '../domain/launch';
-import { type PipelineSpec, SpecError } from '../domain/pipeline-spec';
+import { type CodeSource, type LaunchInput, type LaunchProgress, parseLaunchInput, type StageProgress } from '../domain/launch';
+import { applyParamOverrides } from '../domain/params';
+import { parsePipelineSpec, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
 import { launchProgressQuery } from './definitions';
 import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
-import { MlfleetExperiment, MlfleetLaunch, MlfleetStage, MlfleetTrigger } from './search-attributes';
+import {
+  MlfleetExperiment,
+  MlfleetLaunch,
+  MlfleetStage,
+  MlfleetTrigger,
+  TemporalScheduledById,
+  TemporalScheduledStartTime,
+} from './search-attributes';
 import { type StageResult, stageRun } from './stage';
 
 const tracking = proxyActivities<Activities>({
@@ -39,39 +48,41 @@ const preparation = proxyActivities<Activities>({
  * stages still running and skips those not started; cancelling the launch does the same.
  */
 export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchProgress> {
-  const { spec, input } = validate(rawInput);
+  const { spec: inlineSpec, input } = validate(rawInput);
   const info = workflowInfo();
   const launchId = launchIdFromWorkflowId(info.workflowId);
   const trigger = input.trigger ?? 'temporal';
-  const order = topologicalOrder(spec);
-  const deps = stageDependencies(spec);
+  const schedule = scheduledBy();
 
   // Run ids are chosen here (uuid4 is replay-safe), so every write that names them is idempotent.
-  const progress: LaunchProgress = {
-    launch_id: launchId,
-    run_id: newRunId(),
-    status: 'RUNNING',
-    // Listed as the spec lists them, as the database does once the launch is over.
-    stages: Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' })),
-  };
+  const progress: LaunchProgress = { launch_id: launchId, run_id: newRunId(), status: 'RUNNING', stages: [] };
   const stageProgress = (name: string): StageProgress => progress.stages.find((s) => s.name === name)!;
   setHandler(launchProgressQuery, () => progress);
-  upsertSearchAttributes([
-    { key: MlfleetExperiment, value: spec.experiment },
-    { key: MlfleetLaunch, value: launchId },
-    { key: MlfleetTrigger, value: trigger },
-  ]);
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FAILED';
   let error: string | undefined;
   try {
+    const { spec, code } = inlineSpec ? { spec: inlineSpec, code: input.code } : await resolvePipeline(input);
+    const order = topologicalOrder(spec);
+    const deps = stageDependencies(spec);
+    // Listed as the spec lists them, as the database does once the launch is over.
+    progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' }));
+    upsertSearchAttributes([
+      { key: MlfleetExperiment, value: spec.experiment },
+      { key: MlfleetLaunch, value: launchId },
+      { key: MlfleetTrigger, value: trigger },
+    ]);
+    showDetails(spec.experiment, progress);
+
     const launch = await preparation.prepareLaunch({
       launchId,
       workflowId: info.workflowId,
       runId: progress.run_id,
       spec,
       params: input.params ?? {},
-      ...(input.code ? { code: input.code } : {}),
+      ...(code ? { code } : {}),
+      ...(input.pipeline ? { pipeline: input.pipeline } : {}),
+      ...(schedule ? { schedule } : {}),
       trigger,
     });
     progress.experiment_id = launch.experimentId;
@@ -113,16 +124,19 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
               { key: MlfleetStage, value: name },
               { key: MlfleetTrigger, value: trigger },
             ],
+            staticSummary: `stage ${name} of ${spec.experiment} launch ${launchId}`,
           });
           started = true;
           current.status = 'RUNNING';
           current.started_at = Date.now();
+          showDetails(spec.experiment, progress);
           return child.result();
         })();
         void results[name].then(
           (result) => {
             Object.assign(current, { status: 'FINISHED', exit_code: result.exit_code, ended_at: Date.now() });
             current.duration_s = (result.ended_at - result.started_at) / 1000;
+            showDetails(spec.experiment, progress);
           },
           (err: unknown) => {
             if (!started) {
@@ -140,6 +154,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 dagScope.cancel();
               }
             }
+            showDetails(spec.experiment, progress);
           },
         );
       }
@@ -162,6 +177,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
   } finally {
     progress.status = status;
     if (error !== undefined) progress.error = error;
+    showDetails(progress.experiment_id ?? '', progress);
     // Safe even if preparation failed half-way: it ends only what was recorded.
     await CancellationScope.nonCancellable(() =>
       tracking.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
@@ -170,7 +186,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
 }
 
 /** The input as given by any caller (REST, CLI, Temporal CLI/UI, schedules), checked once more. */
-function validate(rawInput: unknown): { spec: PipelineSpec; input: LaunchInput } {
+function validate(rawInput: unknown): { spec?: PipelineSpec; input: LaunchInput } {
   try {
     return parseLaunchInput(rawInput);
   } catch (err) {
@@ -178,6 +194,36 @@ function validate(rawInput: unknown): { spec: PipelineSpec; input: LaunchInput }
     if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');
     throw err;
   }
+}
+
+/** A registered pipeline version: its spec (checked like any spec) and, unless overridden, its code. */
+async function resolvePipeline(input: LaunchInput): Promise<{ spec: PipelineSpec; code?: CodeSource }> {
+  const resolved = await tracking.resolvePipeline({ ref: input.pipeline! });
+  let spec: PipelineSpec;
+  try {
+    spec = applyParamOverrides(parsePipelineSpec(resolved.spec), input.params ?? {});
+  } catch (err) {
+    if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');
+    throw err;
+  }
+  const code = input.code ?? (resolved.codeBundle ? { bundle: resolved.codeBundle } : undefined);
+  return code ? { spec, code } : { spec };
+}
+
+/** The schedule that started this launch, if one did (Temporal sets these search attributes). */
+function scheduledBy(): { id: string; nominalTime: string } | undefined {
+  const attributes = workflowInfo().typedSearchAttributes;
+  const id = attributes.get(TemporalScheduledById);
+  const time = attributes.get(TemporalScheduledStartTime);
+  return id ? { id, nominalTime: time ? time.toISOString() : '' } : undefined;
+}
+
+/** The Temporal UI's "current details" of a launch: one line per stage. */
+function showDetails(experiment: string, progress: LaunchProgress): void {
+  const lines = progress.stages.map((s) => `| ${s.name} | ${s.status} | ${s.error ?? ''} |`);
+  setCurrentDetails(
+    [`**${experiment}** launch \`${progress.launch_id}\` — ${progress.status}`, '', '| stage | status | error |', '|---|---|---|', ...lines].join('\n'),
+  );
 }
 
 function resolveInputs(inputs: Record<string, string>, upstreamOutputs: Record<string, Record<string, string>>): Record<string, string> {

@@ -7,3 +7,7 @@ export const MlfleetStage = defineSearchAttributeKey('MlfleetStage', SearchAttri
 export const MlfleetTrigger = defineSearchAttributeKey('MlfleetTrigger', SearchAttributeType.KEYWORD);
 
 export const mlfleetSearchAttributes = [MlfleetExperiment, MlfleetLaunch, MlfleetStage, MlfleetTrigger];
+
+/** Set by Temporal on workflows a schedule starts: which schedule, and the nominal start time. */
+export const TemporalScheduledById = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
+export const TemporalScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);

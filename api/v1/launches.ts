@@ -1,15 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
+import { createHash, randomBytes } from 'node:crypto';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
-import { type LaunchInput, type LaunchProgress, parseLaunchInput } from '../../domain/launch';
+import { canonicalJson } from '../../domain/canonical-json';
+import { LaunchInput, LaunchProgress, LaunchTrigger, RunStatus, parseLaunchInput } from '../../domain/launch';
 import { SpecError } from '../../domain/pipeline-spec';
-import { getLaunchProgress } from '../../store/launches';
+import { claimLaunchRequest, markLaunchRequestStarted } from '../../store/launch-requests';
+import { type LaunchCursor, getLaunchProgress, listLaunches } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
 import { startLaunch } from '../../workers/launcher';
 import { MlflowError } from '../mlflow/errors';
+import { v1Route } from './route';
 
 export interface LaunchRoutesDeps {
   pool: pg.Pool;
@@ -17,20 +20,89 @@ export interface LaunchRoutesDeps {
   taskQueue: string;
 }
 
-const LaunchIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'invalid launch id') });
+const LAUNCH_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+const LaunchIdParams = z.object({ id: z.string().regex(LAUNCH_ID_PATTERN, 'invalid launch id') });
 
 // How long POST waits for the worker to answer the first progress query before replying without it.
 const FIRST_PROGRESS_WAIT_MS = 5_000;
 
+const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,200}$/;
+
+// The page token is opaque to clients: base64url of the JSON of the last launch of the page.
+const PageCursor = z.object({ t: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), id: z.string().regex(LAUNCH_ID_PATTERN) }).strict();
+
+const encodePageToken = (cursor: LaunchCursor): string =>
+  Buffer.from(JSON.stringify({ t: cursor.createdAt, id: cursor.launchId })).toString('base64url');
+
+function decodePageToken(token: string): LaunchCursor | undefined {
+  if (!/^[A-Za-z0-9_-]{1,1000}$/.test(token)) return undefined;
+  try {
+    const parsed = PageCursor.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+    return parsed.success ? { createdAt: parsed.data.t, launchId: parsed.data.id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const PageToken = z.string().transform((token, ctx): LaunchCursor => {
+  const cursor = decodePageToken(token);
+  if (cursor) return cursor;
+  ctx.addIssue({ code: 'custom', message: 'invalid page token (pass back the next_page_token of the previous page)' });
+  return z.NEVER;
+});
+
+/** Query string of `GET /api/v1/launches`; every value arrives as a string. */
+const ListLaunchesQuery = z
+  .object({
+    experiment: z.string().min(1).max(500).optional().meta({ description: 'experiment name (or numeric id when no experiment has that name)' }),
+    status: z.enum(['RUNNING', 'FINISHED', 'FAILED', 'KILLED']).optional(),
+    limit: z
+      .string()
+      .regex(/^[0-9]+$/, 'expected an integer from 1 to 1000')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(1000))
+      .optional()
+      .meta({ description: 'page size, 1 to 1000 (default 100)' }),
+    page_token: PageToken.optional().meta({ description: 'next_page_token of the previous page' }),
+  })
+  .strict();
+
+const DEFAULT_PAGE_SIZE = 100;
+
+const LaunchSummaryBody = z.object({
+  launch_id: z.string(),
+  experiment_id: z.string(),
+  /** The parent run; '' until the workflow has created it. */
+  run_id: z.string(),
+  status: RunStatus,
+  trigger: LaunchTrigger,
+  /** Epoch milliseconds. */
+  created_at: z.number().int(),
+  ended_at: z.number().int().optional(),
+});
+
+const LaunchList = z.object({
+  launches: z.array(LaunchSummaryBody),
+  next_page_token: z.string().optional(),
+});
+type LaunchList = z.infer<typeof LaunchList>;
+
 export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDeps): void {
   const { temporal, pool } = deps;
 
-  async function progressOf(launchId: string): Promise<LaunchProgress> {
+  /**
+   * The launch's progress: live from the workflow while it runs, else from the database. With
+   * `boundedWait`, a running workflow whose worker does not answer in time yields a bare RUNNING.
+   */
+  async function progressOf(launchId: string, boundedWait = false): Promise<LaunchProgress> {
     const handle = temporal.workflow.getHandle(launchWorkflowId(launchId));
     let exists = false;
     try {
       const description = await handle.describe();
-      if (description.status.name === 'RUNNING') return await handle.query(launchProgressQuery);
+      if (description.status.name === 'RUNNING') {
+        return boundedWait ? await firstProgress(launchId) : await handle.query(launchProgressQuery);
+      }
       exists = true;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -43,52 +115,167 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     throw launchNotFound(launchId);
   }
 
-  app.post('/api/v1/launches', async (request, reply) => {
-    let parsed: LaunchInput;
-    try {
-      parsed = parseLaunchInput(request.body).input;
-    } catch (err) {
-      if (err instanceof SpecError) throw invalid(err.message);
-      throw err;
-    }
-    if (parsed.code && 'dir' in parsed.code && !parsed.code.dir.startsWith('/')) {
-      throw invalid('code.dir: expected an absolute path the worker can read');
-    }
-    const launchId = randomBytes(8).toString('hex');
-    const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
-    const handle = await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue });
+  async function firstProgress(launchId: string): Promise<LaunchProgress> {
+    const handle = temporal.workflow.getHandle(launchWorkflowId(launchId));
     const progress = await Promise.race([
       handle.query(launchProgressQuery).catch(() => undefined),
       new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), FIRST_PROGRESS_WAIT_MS).unref()),
     ]);
-    return reply.status(201).send(progress ?? { launch_id: launchId, status: 'RUNNING', stages: [] });
-  });
+    return progress ?? { launch_id: launchId, run_id: '', status: 'RUNNING', stages: [] };
+  }
 
-  app.get('/api/v1/launches/:id', async (request) => {
-    const { id } = parseParams(request.params);
-    return progressOf(id);
-  });
-
-  app.post('/api/v1/launches/:id/cancel', async (request) => {
-    const { id } = parseParams(request.params);
-    const handle = temporal.workflow.getHandle(launchWorkflowId(id));
+  /**
+   * Starts the launch an idempotency key names, at most once ever: a running workflow is joined
+   * (USE_EXISTING), a closed one is never started again (REJECT_DUPLICATE, and the recorded run id).
+   */
+  async function startKeyedLaunch(launchId: string, input: LaunchInput): Promise<void> {
+    let runId: string;
     try {
-      const description = await handle.describe();
-      // Cancel, never terminate: cancellation lets every stage stop its process and record KILLED.
-      if (description.status.name === 'RUNNING') await handle.cancel();
+      const handle = await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue, once: true });
+      runId = handle.firstExecutionRunId;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw launchNotFound(id);
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      runId = (await temporal.workflow.getHandle(launchWorkflowId(launchId)).describe()).runId;
     }
-    return progressOf(id);
-  });
+    await markLaunchRequestStarted(pool, launchId, runId);
+  }
+
+  v1Route(
+    app,
+    {
+      method: 'POST',
+      path: '/api/v1/launches',
+      summary: 'Start a launch of a pipeline spec or of a registered pipeline version',
+      body: LaunchInput,
+      headers: {
+        [IDEMPOTENCY_KEY_HEADER]:
+          '1 to 200 printable ASCII characters. A retry with the same key and body answers 200 with the launch the first ' +
+          'request started (never a second one, even after it ended); the same key with another body is a 400.',
+      },
+      status: 201,
+      response: LaunchProgress,
+    },
+    async ({ body, request, reply }) => {
+      const key = idempotencyKeyOf(request);
+      let parsed: LaunchInput;
+      try {
+        // Checks the param overrides against the spec (a registered pipeline's once it is resolved).
+        parsed = parseLaunchInput(body).input;
+      } catch (err) {
+        if (err instanceof SpecError) throw invalid(err.message);
+        throw err;
+      }
+      if (parsed.code && 'dir' in parsed.code && !parsed.code.dir.startsWith('/')) {
+        throw invalid('code.dir: expected an absolute path the worker can read');
+      }
+      const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
+
+      if (key === undefined) {
+        const launchId = randomBytes(8).toString('hex');
+        await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue });
+        return firstProgress(launchId);
+      }
+
+      // The body as sent (key order aside): a retry must repeat the request, not just mean the same.
+      const requestDigest = `sha256:${createHash('sha256').update(canonicalJson(request.body ?? {})).digest('hex')}`;
+      const { request: claimed, created } = await claimLaunchRequest(pool, {
+        launchId: launchIdForKey(key),
+        idempotencyKey: key,
+        requestDigest,
+        createdAt: Date.now(),
+      });
+      if (claimed.requestDigest !== requestDigest) {
+        throw invalid(`${IDEMPOTENCY_KEY_HEADER} '${key}' was already used for a different request`);
+      }
+      // Started unless a request with this key recorded its start already (its workflow may be long gone).
+      if (claimed.workflowRunId === undefined) await startKeyedLaunch(claimed.launchId, input);
+      if (created) return firstProgress(claimed.launchId);
+      await reply.status(200).send(await progressOf(claimed.launchId, true));
+      return undefined;
+    },
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'GET',
+      path: '/api/v1/launches',
+      summary: 'List launches, newest first, a page at a time',
+      query: ListLaunchesQuery,
+      response: LaunchList,
+    },
+    async ({ query }): Promise<LaunchList> => {
+      const page = await listLaunches(pool, {
+        ...(query.experiment !== undefined && { experiment: query.experiment }),
+        ...(query.status !== undefined && { status: query.status }),
+        limit: query.limit ?? DEFAULT_PAGE_SIZE,
+        ...(query.page_token !== undefined && { after: query.page_token }),
+      });
+      return {
+        launches: page.launches.map((launch) => ({
+          launch_id: launch.launchId,
+          experiment_id: launch.experimentId,
+          run_id: launch.runId ?? '',
+          status: launch.status,
+          trigger: launch.trigger,
+          created_at: launch.createdAt,
+          ...(launch.endedAt !== undefined && { ended_at: launch.endedAt }),
+        })),
+        ...(page.next && { next_page_token: encodePageToken(page.next) }),
+      };
+    },
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'GET',
+      path: '/api/v1/launches/:id',
+      summary: 'Status and per-stage progress of a launch',
+      params: LaunchIdParams,
+      response: LaunchProgress,
+      errors: [404],
+    },
+    async ({ params }) => progressOf(params.id),
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'POST',
+      path: '/api/v1/launches/:id/cancel',
+      summary: 'Cancel a launch: its running stages stop and end KILLED',
+      params: LaunchIdParams,
+      response: LaunchProgress,
+      errors: [404],
+    },
+    async ({ params: { id } }) => {
+      const handle = temporal.workflow.getHandle(launchWorkflowId(id));
+      try {
+        const description = await handle.describe();
+        // Cancel, never terminate: cancellation lets every stage stop its process and record KILLED.
+        if (description.status.name === 'RUNNING') await handle.cancel();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw launchNotFound(id);
+        throw err;
+      }
+      return progressOf(id);
+    },
+  );
 }
 
-function parseParams(params: unknown): { id: string } {
-  const parsed = LaunchIdParams.safeParse(params);
-  if (!parsed.success) throw invalid(parsed.error.issues[0]?.message ?? 'invalid launch id');
-  return parsed.data;
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const raw = request.headers[IDEMPOTENCY_KEY_HEADER.toLowerCase()];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(raw)) {
+    throw invalid(`${IDEMPOTENCY_KEY_HEADER}: expected 1 to 200 printable ASCII characters`);
+  }
+  return raw;
 }
+
+/** The launch an idempotency key names: every retry of the request gets the same launch and workflow id. */
+export const launchIdForKey = (key: string): string =>
+  createHash('sha256').update(`idempotency:${key}`).digest('hex').slice(0, 16);
 
 const invalid = (message: string): MlflowError => new MlflowError('INVALID_PARAMETER_VALUE', message);
 const launchNotFound = (launchId: string): MlflowError => new MlflowError('RESOURCE_DOES_NOT_EXIST', `Launch '${launchId}' not found`);

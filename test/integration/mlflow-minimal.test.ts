@@ -37,7 +37,7 @@ async function request(method: 'GET' | 'POST', url: string, init: { headers?: Re
 beforeAll(async () => {
   pool = createPool(testEnv().databaseUrl);
   connection = await Connection.connect({ address: testEnv().temporalAddress });
-  app = buildApp({ pool, temporal: new Client({ connection }), taskQueue: 'mlflow-api-test' });
+  app = buildApp({ pool, temporal: new Client({ connection }), taskQueue: 'mlflow-api-test', artifactRoot: 'file:///nonexistent/mlflow-api-test' });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   experiment = await getOrCreateExperiment(pool, `api-${randomUUID()}`, 'mlflow-artifacts:');
 });

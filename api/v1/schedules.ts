@@ -1,0 +1,164 @@
+import type { Client } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { parseLaunchInput } from '../../domain/launch';
+import { SpecError } from '../../domain/pipeline-spec';
+import {
+  BackfillInput,
+  PauseInput,
+  ScheduleInput,
+  ScheduleList,
+  ScheduleNameParams,
+  scheduledLaunchInput,
+  ScheduleUpdate,
+  ScheduleView,
+} from '../../domain/schedule';
+import { ScheduleAlreadyExists, ScheduleNotFound, ScheduleRequestInvalid, ScheduleService } from '../../workers/schedules';
+import { MlflowError } from '../mlflow/errors';
+import { v1Route } from './route';
+
+export interface ScheduleRoutesDeps {
+  temporal: Client;
+  taskQueue: string;
+}
+
+const NoBody = z.strictObject({});
+const BackfillAnswer = ScheduleView.extend({ backfill_launches: z.number() });
+
+/** `/api/v1/schedules`: recurring launches backed by Temporal Schedules. */
+export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoutesDeps): void {
+  const service = new ScheduleService(deps.temporal, deps.taskQueue);
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toApiError(err);
+    }
+  };
+
+  v1Route(
+    app,
+    {
+      method: 'POST',
+      path: '/api/v1/schedules',
+      summary: 'Create a schedule: launch a spec or registered pipeline on a cron expression or every interval',
+      body: ScheduleInput,
+      status: 201,
+      response: ScheduleView,
+      errors: [400],
+    },
+    async ({ body }) => {
+      checkLaunchInput(body);
+      return run(() => service.create(body));
+    },
+  );
+
+  v1Route(app, { method: 'GET', path: '/api/v1/schedules', summary: "List mlfleet's schedules", response: ScheduleList }, async () => ({
+    schedules: await run(() => service.list()),
+  }));
+
+  v1Route(
+    app,
+    { method: 'GET', path: '/api/v1/schedules/:name', summary: 'Describe a schedule', params: ScheduleNameParams, response: ScheduleView, errors: [404] },
+    async ({ params }) => run(() => service.describe(params.name)),
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'PUT',
+      path: '/api/v1/schedules/:name',
+      summary: 'Replace what a schedule launches; change its timing and policies where given',
+      params: ScheduleNameParams,
+      body: ScheduleUpdate,
+      response: ScheduleView,
+      errors: [404],
+    },
+    async ({ params, body }) => {
+      checkLaunchInput(body);
+      return run(() => service.update(params.name, body));
+    },
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'DELETE',
+      path: '/api/v1/schedules/:name',
+      summary: 'Delete a schedule (launches it started keep running)',
+      params: ScheduleNameParams,
+      response: z.object({}),
+      errors: [404],
+    },
+    async ({ params }) => {
+      await run(() => service.delete(params.name));
+      return {};
+    },
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'POST',
+      path: '/api/v1/schedules/:name/pause',
+      summary: 'Pause a schedule: no launches start until it is unpaused',
+      params: ScheduleNameParams,
+      body: PauseInput,
+      response: ScheduleView,
+      errors: [404],
+    },
+    async ({ params, body }) => run(() => service.pause(params.name, body.note)),
+  );
+
+  v1Route(
+    app,
+    { method: 'POST', path: '/api/v1/schedules/:name/unpause', summary: 'Unpause a schedule', params: ScheduleNameParams, body: NoBody, response: ScheduleView, errors: [404] },
+    async ({ params }) => run(() => service.unpause(params.name)),
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'POST',
+      path: '/api/v1/schedules/:name/trigger',
+      summary: "Start one launch now, under the schedule's overlap policy",
+      params: ScheduleNameParams,
+      body: NoBody,
+      response: ScheduleView,
+      errors: [404],
+    },
+    async ({ params }) => run(() => service.trigger(params.name)),
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'POST',
+      path: '/api/v1/schedules/:name/backfill',
+      summary: 'Start one launch per time the schedule would have fired in [start, end], one after another',
+      params: ScheduleNameParams,
+      body: BackfillInput,
+      response: BackfillAnswer,
+      errors: [404],
+    },
+    async ({ params, body }) => run(() => service.backfill(params.name, body)),
+  );
+}
+
+/** The stored launch input passes the launch's own checks (param overrides against the spec), or 400. */
+function checkLaunchInput(body: ScheduleInput | ScheduleUpdate): void {
+  try {
+    parseLaunchInput(scheduledLaunchInput(body));
+  } catch (err) {
+    if (err instanceof SpecError) throw new MlflowError('INVALID_PARAMETER_VALUE', err.message);
+    throw err;
+  }
+}
+
+function toApiError(err: unknown): unknown {
+  // Temporal's own errors pass through to the error handler (500 without details).
+  if (err instanceof ScheduleNotFound) return new MlflowError('RESOURCE_DOES_NOT_EXIST', err.message);
+  if (err instanceof ScheduleAlreadyExists) return new MlflowError('RESOURCE_ALREADY_EXISTS', err.message);
+  if (err instanceof ScheduleRequestInvalid) return new MlflowError('INVALID_PARAMETER_VALUE', err.message);
+  return err;
+}
