@@ -20,7 +20,8 @@ export interface LaunchRoutesDeps {
   taskQueue: string;
 }
 
-const LAUNCH_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+// Scheduled launches end in their nominal time (`sched-nightly-2026-11-27T03:00:00Z`), hence ':'.
+const LAUNCH_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const LaunchIdParams = z.object({ id: z.string().regex(LAUNCH_ID_PATTERN, 'invalid launch id') });
 
 // How long POST waits for the worker to answer the first progress query before replying without it.

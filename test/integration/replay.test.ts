@@ -7,6 +7,7 @@ import { workflowBundle } from '../helpers/temporal';
 
 // Committed histories of real launches (recorded with MLFLEET_RECORD_HISTORIES=1): today's workflow
 // code must replay each of them without a determinism error, or running launches would break.
+// `v1-*` were recorded by earlier workflow code: keep them, launches it started may still be running.
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
 interface RecordedHistory {

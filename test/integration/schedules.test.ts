@@ -157,6 +157,19 @@ test('an every schedule: create, describe, list, trigger, backfill, update, paus
   }, 45_000, 'three backfilled launches');
   expect(backfilled.map((r) => r.launch_id)).toEqual(expectedIds);
   for (const row of backfilled) expect(await triggerTag(row.run_id)).toBe('schedule');
+  // Each run names its schedule and the nominal time it stood for.
+  const scheduleTags = await ctx.pool.query<{ key: string; value: string }>(
+    "SELECT key, value FROM tags WHERE run_uuid = $1 AND key IN ('mlfleet.schedule_id', 'mlfleet.scheduled_time') ORDER BY key",
+    [backfilled[1]!.run_id],
+  );
+  expect(scheduleTags.rows).toEqual([
+    { key: 'mlfleet.schedule_id', value: `schedule/${name}` },
+    { key: 'mlfleet.scheduled_time', value: '2020-01-01T00:01:00.000Z' },
+  ]);
+  // Scheduled launch ids carry the nominal time (with colons); the launch API reads them like any other.
+  const viaApi = await call('GET', `/api/v1/launches/${expectedIds[1]!}`);
+  expect(viaApi.status).toBe(200);
+  expect(viaApi.json).toMatchObject({ launch_id: expectedIds[1], status: 'FINISHED' });
   const experimentIds = await ctx.pool.query<{ n: unknown }>('SELECT count(DISTINCT experiment_id) AS n FROM launches WHERE launch_id LIKE $1', [`sched-${name}-%`]);
   expect(Number(experimentIds.rows[0]?.n)).toBe(1);
 
