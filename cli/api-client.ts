@@ -1,4 +1,5 @@
 import { LaunchProgress, type LaunchInput } from '../domain/launch';
+import { requestApi } from './http';
 import {
   CodeBundleUploaded,
   PipelineList,
@@ -7,14 +8,7 @@ import {
   RegisteredPipeline,
 } from '../domain/pipeline-registry';
 
-export class ApiRequestError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiRequestError } from './http';
 
 export interface RunSummary {
   metrics: Record<string, number>;
@@ -74,39 +68,11 @@ export class MlfleetApi {
     return this.request('GET', `/api/v1/pipelines/${encodeURIComponent(name)}/versions/${version}`).then((b) => PipelineVersionInfo.parse(b));
   }
 
-  private async requestRaw(method: string, path: string, body: Buffer, contentType: string): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(new URL(path, this.baseUrl), { method, headers: { 'content-type': contentType }, body });
-    } catch (err) {
-      throw new ApiRequestError(0, `cannot reach mlfleet at ${this.baseUrl} (${(err as Error).message}); is \`mlfleet up\` running? Set MLFLEET_URL or --url otherwise.`);
-    }
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : {};
-    if (!response.ok) {
-      const message = (parsed as { message?: unknown }).message;
-      throw new ApiRequestError(response.status, typeof message === 'string' ? message : `HTTP ${response.status}`);
-    }
-    return parsed;
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+    return requestApi(this.baseUrl, method, path, body === undefined ? undefined : { json: body });
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(new URL(path, this.baseUrl), {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      throw new ApiRequestError(0, `cannot reach mlfleet at ${this.baseUrl} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is \`mlfleet up\` running? Set MLFLEET_URL or --url otherwise.`);
-    }
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : {};
-    if (!response.ok) {
-      const message = (parsed as { message?: unknown }).message;
-      throw new ApiRequestError(response.status, typeof message === 'string' ? message : `HTTP ${response.status}`);
-    }
-    return parsed;
+  private requestRaw(method: string, path: string, raw: Buffer, contentType: string): Promise<unknown> {
+    return requestApi(this.baseUrl, method, path, { raw, contentType });
   }
 }

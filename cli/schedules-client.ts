@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type BackfillInput, type ScheduleInput, ScheduleList, type ScheduleUpdate, ScheduleView } from '../domain/schedule';
-import { ApiRequestError } from './api-client';
+import { requestApi } from './http';
 
 export const BackfillAnswer = ScheduleView.extend({ backfill_launches: z.number() });
 export type BackfillAnswer = z.infer<typeof BackfillAnswer>;
@@ -49,24 +49,7 @@ export class SchedulesApi {
     return `/api/v1/schedules/${encodeURIComponent(name)}`;
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    let response: Response;
-    try {
-      response = await fetch(new URL(path, this.baseUrl), {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-      throw new ApiRequestError(0, `cannot reach mlfleet at ${this.baseUrl} (${cause}); is \`mlfleet up\` running? Set MLFLEET_URL or --url otherwise.`);
-    }
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : {};
-    if (!response.ok) {
-      const message = (parsed as { message?: unknown }).message;
-      throw new ApiRequestError(response.status, typeof message === 'string' ? message : `HTTP ${response.status}`);
-    }
-    return parsed;
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+    return requestApi(this.baseUrl, method, path, body === undefined ? undefined : { json: body });
   }
 }

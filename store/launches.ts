@@ -60,34 +60,12 @@ export interface LaunchWithStages extends Launch {
   stages: StageRun[];
 }
 
-export interface InsertLaunchInput {
-  launchId: string;
-  workflowId: string;
-  experimentId: string;
-  runId?: string;
-  /** RUNNING unless given. */
-  status?: RunStatus;
-  trigger: LaunchTrigger;
-  spec: unknown;
-  /** Defaults to the keys of spec.stages (or the `name` of each entry when it is a list), in order. */
-  stageNames?: string[];
-  params?: Record<string, unknown>;
-  codeDigest?: string;
-  createdAt: number;
-}
+/** A new launch row: what the launch knows at its start (status RUNNING and spec order by default). */
+export type InsertLaunchInput = Omit<Launch, 'status' | 'stageNames' | 'params' | 'endedAt' | 'error'> &
+  Partial<Pick<Launch, 'status' | 'stageNames' | 'params'>>;
 
-export interface UpsertStageRunInput {
-  launchId: string;
-  stage: string;
-  runId: string;
-  workflowId?: string;
-  status: StageStatus;
-  startedAt?: number;
-  endedAt?: number;
-  exitCode?: number;
-  error?: string;
-  outputs?: Record<string, string>;
-}
+/** A stage run's new state; fields left out keep their stored values. */
+export type UpsertStageRunInput = Omit<StageRun, 'outputs' | 'attempts'> & Partial<Pick<StageRun, 'outputs'>>;
 
 /** An attempt as recorded: the stored row itself, keyed by launch, stage and attempt number. */
 export type RecordStageAttemptInput = StageAttempt;

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app';
 import { LaunchProgress } from '../../domain/launch';
@@ -14,24 +13,19 @@ import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/
 // The `mlfleet` command against an API that shares no folder with it but the artifact root the
 // worker uses: the code reaches the stages only through the upload.
 let ctx: WorkflowTestContext;
-let worker: Worker;
-let workerRun: Promise<void>;
 let app: FastifyInstance;
 let url: string;
 const taskQueue = uniqueId('cli-registry');
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
-  worker = await ctx.createWorker(taskQueue);
-  workerRun = worker.run();
+  await ctx.runWorker(taskQueue);
   app = buildApp({ pool: ctx.pool, temporal: ctx.client, taskQueue, artifactRoot: ctx.artifactRoot });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
   await app.close();
-  worker.shutdown();
-  await workerRun;
   await ctx.close();
 });
 

@@ -16,6 +16,9 @@ export interface WorkflowTestContext {
   artifactRoot: string;
   /** A worker on a task queue of its own, so test files never steal each other's tasks. */
   createWorker(taskQueue: string): Promise<Worker>;
+  /** Creates such a worker and runs it until close(). */
+  runWorker(taskQueue: string): Promise<void>;
+  /** Stops the workers runWorker started, then closes the connections. */
   close(): Promise<void>;
 }
 
@@ -41,7 +44,8 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
   const connection = await Connection.connect({ address: env.temporalAddress });
   const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
   const pool = createPool(env.databaseUrl);
-  return {
+  const running: Array<{ worker: Worker; run: Promise<void> }> = [];
+  const context: WorkflowTestContext = {
     client: new Client({ connection }),
     pool,
     dataDir,
@@ -55,12 +59,19 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
         workflowBundle: await workflowBundle(),
       });
     },
+    async runWorker(taskQueue) {
+      const worker = await context.createWorker(taskQueue);
+      running.push({ worker, run: worker.run() });
+    },
     async close() {
+      for (const { worker } of running) worker.shutdown();
+      await Promise.all(running.map((r) => r.run));
       await nativeConnection.close();
       await connection.close();
       await pool.end();
     },
   };
+  return context;
 }
 
 /** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */

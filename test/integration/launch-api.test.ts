@@ -1,5 +1,4 @@
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app';
 import { LaunchProgress } from '../../domain/launch';
@@ -11,8 +10,6 @@ import { testEnv } from '../helpers/services';
 import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
-let worker: Worker;
-let workerRun: Promise<void>;
 let app: FastifyInstance;
 let connection: Connection;
 let baseUrl: string;
@@ -20,8 +17,7 @@ const taskQueue = uniqueId('launch-api');
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
-  worker = await ctx.createWorker(taskQueue);
-  workerRun = worker.run();
+  await ctx.runWorker(taskQueue);
   connection = await Connection.connect({ address: testEnv().temporalAddress });
   app = buildApp({ pool: ctx.pool, temporal: new Client({ connection }), taskQueue, artifactRoot: ctx.artifactRoot });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -29,8 +25,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app.close();
-  worker.shutdown();
-  await workerRun;
   await connection.close();
   await ctx.close();
 });

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { getLaunchProgress, listStageAttempts } from '../../store/launches';
 import { getRun, listChildRuns } from '../../store/runs';
 import { filePathOf } from '../../storage/file-store';
@@ -11,19 +10,14 @@ import { isAlive, launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
-let worker: Worker;
-let workerRun: Promise<void>;
 const taskQueue = uniqueId('launch-wf');
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
-  worker = await ctx.createWorker(taskQueue);
-  workerRun = worker.run();
+  await ctx.runWorker(taskQueue);
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await workerRun;
   await ctx.close();
 });
 

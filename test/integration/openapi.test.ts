@@ -119,7 +119,7 @@ test('the launch routes: body, parameters, header, success and error responses',
   });
 
   const get = document.paths['/api/v1/launches/{id}']?.get;
-  expect(get?.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,128}$' } }]);
+  expect(get?.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } }]);
   expect(Object.keys(get?.responses ?? {})).toEqual(['200', '400', '404', 'default']);
 });
 

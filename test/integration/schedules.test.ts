@@ -3,7 +3,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app';
 import type { LaunchProgress } from '../../domain/launch';
@@ -16,8 +15,6 @@ import { testEnv } from '../helpers/services';
 import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
-let worker: Worker;
-let workerRun: Promise<void>;
 let app: FastifyInstance;
 let connection: Connection;
 let baseUrl: string;
@@ -27,8 +24,7 @@ const created: string[] = [];
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
-  worker = await ctx.createWorker(taskQueue);
-  workerRun = worker.run();
+  await ctx.runWorker(taskQueue);
   connection = await Connection.connect({ address: testEnv().temporalAddress });
   app = buildApp({ pool: ctx.pool, temporal: new Client({ connection }), taskQueue, artifactRoot: ctx.artifactRoot });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -41,8 +37,6 @@ afterAll(async () => {
   const running = ctx.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` });
   for await (const wf of running) await ctx.client.workflow.getHandle(wf.workflowId).cancel().catch(() => undefined);
   await app.close();
-  worker.shutdown();
-  await workerRun;
   await connection.close();
   await ctx.close();
 });

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Worker } from '@temporalio/worker';
 import type { LaunchInput, LaunchProgress } from '../../domain/launch';
 import { listChildRuns, getRun } from '../../store/runs';
 import { launchWorkflowId } from '../../workflows/ids';
@@ -11,19 +10,14 @@ import { createWorkflowTestContext, eventually, type WorkflowTestContext } from 
 
 const execFileAsync = promisify(execFile);
 let ctx: WorkflowTestContext;
-let worker: Worker;
-let workerRun: Promise<void>;
 const taskQueue = uniqueId('temporal-cli');
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
-  worker = await ctx.createWorker(taskQueue);
-  workerRun = worker.run();
+  await ctx.runWorker(taskQueue);
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await workerRun;
   await ctx.close();
 });
 
