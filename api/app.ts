@@ -26,11 +26,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // maxParamLength above every id limit, so long ids reach validation and get its error body.
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 16 * 1024 * 1024, routerOptions: { maxParamLength: 1024 } });
   registerErrorHandling(app);
+  const store = opts.store ?? new FileStore();
+  const checks = { pool: opts.pool, store, artifactRoot: opts.artifactRoot };
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   registerMlflowRoutes(app, { pool: opts.pool });
-  registerLaunchRoutes(app, { pool: opts.pool, temporal: opts.temporal, taskQueue: opts.taskQueue });
-  registerPipelineRoutes(app, { pool: opts.pool, artifactRoot: opts.artifactRoot, store: opts.store ?? new FileStore() });
-  registerScheduleRoutes(app, { temporal: opts.temporal, taskQueue: opts.taskQueue });
+  registerLaunchRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
+  registerPipelineRoutes(app, checks);
+  registerScheduleRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
   registerOpenApiRoute(app); // last: the document lists every /api/v1 route registered above
   return app;
 }

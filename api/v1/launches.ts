@@ -1,21 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type pg from 'pg';
 import { z } from 'zod';
 import { canonicalJson } from '../../domain/canonical-json';
-import { LaunchInput, LaunchProgress, LaunchTrigger, RunStatus, parseLaunchInput } from '../../domain/launch';
-import { SpecError } from '../../domain/pipeline-spec';
+import { LaunchInput, LaunchProgress, LaunchTrigger, RunStatus } from '../../domain/launch';
 import { claimLaunchRequest, markLaunchRequestStarted } from '../../store/launch-requests';
 import { type LaunchCursor, getLaunchProgress, listLaunches } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
 import { startLaunch } from '../../workers/launcher';
 import { MlflowError } from '../mlflow/errors';
+import { checkLaunchInput, type LaunchCheckDeps } from './launch-checks';
 import { v1Route } from './route';
 
-export interface LaunchRoutesDeps {
-  pool: pg.Pool;
+export interface LaunchRoutesDeps extends LaunchCheckDeps {
   temporal: Client;
   taskQueue: string;
 }
@@ -158,17 +156,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     },
     async ({ body, request, reply }) => {
       const key = idempotencyKeyOf(request);
-      let parsed: LaunchInput;
-      try {
-        // Checks the param overrides against the spec (a registered pipeline's once it is resolved).
-        parsed = parseLaunchInput(body).input;
-      } catch (err) {
-        if (err instanceof SpecError) throw invalid(err.message);
-        throw err;
-      }
-      if (parsed.code && 'dir' in parsed.code && !parsed.code.dir.startsWith('/')) {
-        throw invalid('code.dir: expected an absolute path the worker can read');
-      }
+      const parsed = await checkLaunchInput(deps, body);
       const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
 
       if (key === undefined) {

@@ -1,8 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseLaunchInput } from '../../domain/launch';
-import { SpecError } from '../../domain/pipeline-spec';
 import {
   BackfillInput,
   PauseInput,
@@ -14,10 +12,11 @@ import {
   ScheduleView,
 } from '../../domain/schedule';
 import { ScheduleAlreadyExists, ScheduleNotFound, ScheduleRequestInvalid, ScheduleService } from '../../workers/schedules';
+import { checkLaunchInput, type LaunchCheckDeps } from './launch-checks';
 import { MlflowError } from '../mlflow/errors';
 import { v1Route } from './route';
 
-export interface ScheduleRoutesDeps {
+export interface ScheduleRoutesDeps extends LaunchCheckDeps {
   temporal: Client;
   taskQueue: string;
 }
@@ -48,7 +47,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       errors: [400],
     },
     async ({ body }) => {
-      checkLaunchInput(body);
+      await checkLaunchInput(deps, scheduledLaunchInput(body));
       return run(() => service.create(body));
     },
   );
@@ -75,7 +74,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       errors: [404],
     },
     async ({ params, body }) => {
-      checkLaunchInput(body);
+      await checkLaunchInput(deps, scheduledLaunchInput(body));
       return run(() => service.update(params.name, body));
     },
   );
@@ -143,16 +142,6 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
     },
     async ({ params, body }) => run(() => service.backfill(params.name, body)),
   );
-}
-
-/** The stored launch input passes the launch's own checks (param overrides against the spec), or 400. */
-function checkLaunchInput(body: ScheduleInput | ScheduleUpdate): void {
-  try {
-    parseLaunchInput(scheduledLaunchInput(body));
-  } catch (err) {
-    if (err instanceof SpecError) throw new MlflowError('INVALID_PARAMETER_VALUE', err.message);
-    throw err;
-  }
 }
 
 function toApiError(err: unknown): unknown {

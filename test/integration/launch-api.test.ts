@@ -73,6 +73,20 @@ test('bad params and bad fields around the spec are rejected the same way', asyn
   expect(await rejected({ spec, code: { dir: 'relative/path' } })).toBe('code.dir: expected an absolute path the worker can read');
   expect(await rejected({})).toBe('body: give exactly one of spec or pipeline');
   expect(await rejected({ spec, pipeline: 'churn@1' })).toBe('body: give exactly one of spec or pipeline');
+  const unknownBundle = `sha256:${'0'.repeat(64)}`;
+  expect(await rejected({ spec, code: { bundle: unknownBundle } })).toBe(
+    `code.bundle: unknown code bundle '${unknownBundle}'; upload it first (POST /api/v1/code-bundles)`,
+  );
+
+  // A registered pipeline: its version must exist, and overrides are checked against its spec.
+  const name = uniqueId('registered');
+  expect((await call('POST', '/api/v1/pipelines', { name, spec })).status).toBe(201);
+  expect(await rejected({ pipeline: `${name}@2` })).toBe(`pipeline: unknown pipeline version '${name}@2'`);
+  expect(await rejected({ pipeline: `${name}@1`, params: { 'train.epochs': 'many' } })).toBe("params.train.epochs: expected a number, got 'many'");
+  expect(await ctx.client.workflow.count(`TaskQueue = '${taskQueue}' AND WorkflowType = 'launchExperiment' AND MlfleetExperiment = 'x'`)).toEqual({
+    count: 0,
+    groups: [],
+  });
 });
 
 test('a launch through the API: 201 with its run ids, live progress, then the stored result', async () => {

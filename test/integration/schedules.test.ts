@@ -261,6 +261,7 @@ test('bad input on every route is a 400 or 404 with a precise message, and chang
     ['POST', '/api/v1/schedules', { name: uniqueId('b'), spec: { experiment: 'x', stages: { t: { comand: 'x' } } }, every: '1m' }, 400, "spec.stages.t: unknown field 'comand'\nspec.stages.t.command: required (expected a string)"],
     ['POST', '/api/v1/schedules', { name: uniqueId('b'), spec, every: '1m', params: { 'train.epochs': 'many' } }, 400, "params.train.epochs: expected a number, got 'many'"],
     ['POST', '/api/v1/schedules', { name: uniqueId('b'), spec, every: '1m', code: { dir: 'rel' } }, 400, 'code.dir: expected an absolute path the worker can read'],
+    ['POST', '/api/v1/schedules', { name: uniqueId('b'), pipeline: 'never-registered@4', every: '1m' }, 400, "pipeline: unknown pipeline version 'never-registered@4'"],
     ['PUT', `/api/v1/schedules/${name}`, { spec, cron: '0 24 * * *' }, 400, "cron: invalid hour field '24' (0-23)"],
     ['PUT', `/api/v1/schedules/${name}`, { name, spec }, 400, "body: unknown field 'name'"],
     ['PUT', `/api/v1/schedules/${name}`, { spec, params: { 'train.epoch': 1 } }, 400, "params.train.epoch: stage 'train' has no param 'epoch'"],

@@ -1,0 +1,47 @@
+import type pg from 'pg';
+import { type LaunchInput, parseLaunchInput } from '../../domain/launch';
+import { applyParamOverrides } from '../../domain/params';
+import { parsePipelineSpec, SpecError } from '../../domain/pipeline-spec';
+import { codeBundleUri } from '../../storage/code-bundle';
+import type { ObjectStore } from '../../storage/object-store';
+import { getPipelineVersion } from '../../store/pipelines';
+import { MlflowError } from '../mlflow/errors';
+
+export interface LaunchCheckDeps {
+  pool: pg.Pool;
+  store: ObjectStore;
+  artifactRoot: string;
+}
+
+const invalid = (message: string): MlflowError => new MlflowError('INVALID_PARAMETER_VALUE', message);
+
+/**
+ * Everything the server can check about a launch input before anything starts (for launches and
+ * for the launch a schedule stores): its schema and param overrides, the form of a code folder,
+ * and that a named code bundle and pipeline version exist. Any problem is a 400.
+ */
+export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Promise<LaunchInput> {
+  const input = parseOr400(() => parseLaunchInput(raw).input);
+  if (input.code && 'dir' in input.code && !input.code.dir.startsWith('/')) {
+    throw invalid('code.dir: expected an absolute path the worker can read');
+  }
+  if (input.code && 'bundle' in input.code && !(await deps.store.exists(codeBundleUri(deps.artifactRoot, input.code.bundle)))) {
+    throw invalid(`code.bundle: unknown code bundle '${input.code.bundle}'; upload it first (POST /api/v1/code-bundles)`);
+  }
+  if (input.pipeline) {
+    const [name, version] = input.pipeline.split('@') as [string, string];
+    const registered = await getPipelineVersion(deps.pool, name, Number(version));
+    if (!registered) throw invalid(`pipeline: unknown pipeline version '${input.pipeline}'`);
+    parseOr400(() => applyParamOverrides(parsePipelineSpec(registered.spec), input.params ?? {}));
+  }
+  return input;
+}
+
+function parseOr400<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SpecError) throw invalid(err.message);
+    throw err;
+  }
+}
