@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app';
 import { LaunchProgress } from '../../domain/launch';
 import { packCodeBundle } from '../../storage/code-bundle';
 import { FileStore, fileUriOf } from '../../storage/file-store';
@@ -13,19 +11,16 @@ import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/
 // The `mlfleet` command against an API that shares no folder with it but the artifact root the
 // worker uses: the code reaches the stages only through the upload.
 let ctx: WorkflowTestContext;
-let app: FastifyInstance;
 let url: string;
 const taskQueue = uniqueId('cli-registry');
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
   await ctx.runWorker(taskQueue);
-  app = buildApp({ pool: ctx.pool, temporal: ctx.client, taskQueue, artifactRoot: ctx.artifactRoot });
-  url = await app.listen({ host: '127.0.0.1', port: 0 });
+  url = await ctx.startApi(taskQueue);
 });
 
 afterAll(async () => {
-  await app.close();
   await ctx.close();
 });
 

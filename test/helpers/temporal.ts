@@ -2,7 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { buildApp } from '../../api/app';
 import { fileUriOf } from '../../storage/file-store';
 import { createPool } from '../../store/pool';
 import { createMlfleetWorker } from '../../workers/worker';
@@ -18,6 +20,8 @@ export interface WorkflowTestContext {
   createWorker(taskQueue: string): Promise<Worker>;
   /** Creates such a worker and runs it until close(). */
   runWorker(taskQueue: string): Promise<void>;
+  /** Serves the API (launches start on `taskQueue`) on a free local port until close(); its base URL. */
+  startApi(taskQueue: string): Promise<string>;
   /** Stops the workers runWorker started, then closes the connections. */
   close(): Promise<void>;
 }
@@ -45,8 +49,10 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
   const nativeConnection = await NativeConnection.connect({ address: env.temporalAddress });
   const pool = createPool(env.databaseUrl);
   const running: Array<{ worker: Worker; run: Promise<void> }> = [];
+  const apps: FastifyInstance[] = [];
+  const client = new Client({ connection });
   const context: WorkflowTestContext = {
-    client: new Client({ connection }),
+    client,
     pool,
     dataDir,
     artifactRoot,
@@ -63,7 +69,13 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
       const worker = await context.createWorker(taskQueue);
       running.push({ worker, run: worker.run() });
     },
+    async startApi(taskQueue) {
+      const app = buildApp({ pool, temporal: client, taskQueue, artifactRoot });
+      apps.push(app);
+      return app.listen({ host: '127.0.0.1', port: 0 });
+    },
     async close() {
+      for (const app of apps) await app.close();
       for (const { worker } of running) worker.shutdown();
       await Promise.all(running.map((r) => r.run));
       await nativeConnection.close();

@@ -1,31 +1,21 @@
-import { Client, Connection } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app';
 import { LaunchProgress } from '../../domain/launch';
 import { getOrCreateExperiment } from '../../store/experiments';
 import { insertLaunch } from '../../store/launches';
 import { badSpecs } from '../fixtures/bad-specs';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
-import { testEnv } from '../helpers/services';
 import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
-let app: FastifyInstance;
-let connection: Connection;
 let baseUrl: string;
 const taskQueue = uniqueId('launch-api');
 
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
   await ctx.runWorker(taskQueue);
-  connection = await Connection.connect({ address: testEnv().temporalAddress });
-  app = buildApp({ pool: ctx.pool, temporal: new Client({ connection }), taskQueue, artifactRoot: ctx.artifactRoot });
-  baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  baseUrl = await ctx.startApi(taskQueue);
 });
 
 afterAll(async () => {
-  await app.close();
-  await connection.close();
   await ctx.close();
 });
 

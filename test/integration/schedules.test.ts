@@ -2,21 +2,15 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app';
 import type { LaunchProgress } from '../../domain/launch';
 import { ScheduleList, ScheduleView } from '../../domain/schedule';
 import { getLaunchProgress } from '../../store/launches';
 import { getRun } from '../../store/runs';
 import { launchWorkflowId } from '../../workflows/ids';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
-import { testEnv } from '../helpers/services';
 import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
-let app: FastifyInstance;
-let connection: Connection;
 let baseUrl: string;
 let codeDir: string;
 const taskQueue = uniqueId('schedules');
@@ -25,9 +19,7 @@ const created: string[] = [];
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
   await ctx.runWorker(taskQueue);
-  connection = await Connection.connect({ address: testEnv().temporalAddress });
-  app = buildApp({ pool: ctx.pool, temporal: new Client({ connection }), taskQueue, artifactRoot: ctx.artifactRoot });
-  baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  baseUrl = await ctx.startApi(taskQueue);
   codeDir = makeCodeDir(ctx.dataDir);
 });
 
@@ -36,8 +28,6 @@ afterAll(async () => {
   for (const name of created) await call('DELETE', `/api/v1/schedules/${name}`);
   const running = ctx.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` });
   for await (const wf of running) await ctx.client.workflow.getHandle(wf.workflowId).cancel().catch(() => undefined);
-  await app.close();
-  await connection.close();
   await ctx.close();
 });
 
