@@ -61,8 +61,10 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FAILED';
   let error: string | undefined;
+  let title = input.pipeline ?? inlineSpec?.experiment ?? '';
   try {
     const { spec, code } = inlineSpec ? { spec: inlineSpec, code: input.code } : await resolvePipeline(input);
+    title = spec.experiment;
     const order = topologicalOrder(spec);
     const deps = stageDependencies(spec);
     // Listed as the spec lists them, as the database does once the launch is over.
@@ -72,7 +74,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       { key: MlfleetLaunch, value: launchId },
       { key: MlfleetTrigger, value: trigger },
     ]);
-    showDetails(spec.experiment, progress);
+    showDetails(title, progress);
 
     const launch = await preparation.prepareLaunch({
       launchId,
@@ -129,14 +131,14 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
           started = true;
           current.status = 'RUNNING';
           current.started_at = Date.now();
-          showDetails(spec.experiment, progress);
+          showDetails(title, progress);
           return child.result();
         })();
         void results[name].then(
           (result) => {
             Object.assign(current, { status: 'FINISHED', exit_code: result.exit_code, ended_at: Date.now() });
             current.duration_s = (result.ended_at - result.started_at) / 1000;
-            showDetails(spec.experiment, progress);
+            showDetails(title, progress);
           },
           (err: unknown) => {
             if (!started) {
@@ -154,7 +156,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 dagScope.cancel();
               }
             }
-            showDetails(spec.experiment, progress);
+            showDetails(title, progress);
           },
         );
       }
@@ -177,7 +179,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
   } finally {
     progress.status = status;
     if (error !== undefined) progress.error = error;
-    showDetails(progress.experiment_id ?? '', progress);
+    showDetails(title, progress);
     // Safe even if preparation failed half-way: it ends only what was recorded.
     await CancellationScope.nonCancellable(() =>
       tracking.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
@@ -218,11 +220,11 @@ function scheduledBy(): { id: string; nominalTime: string } | undefined {
   return id ? { id, nominalTime: time ? time.toISOString() : '' } : undefined;
 }
 
-/** The Temporal UI's "current details" of a launch: one line per stage. */
-function showDetails(experiment: string, progress: LaunchProgress): void {
+/** The Temporal UI's "current details" of a launch (titled by its experiment): one line per stage. */
+function showDetails(title: string, progress: LaunchProgress): void {
   const lines = progress.stages.map((s) => `| ${s.name} | ${s.status} | ${s.error ?? ''} |`);
   setCurrentDetails(
-    [`**${experiment}** launch \`${progress.launch_id}\` — ${progress.status}`, '', '| stage | status | error |', '|---|---|---|', ...lines].join('\n'),
+    [`**${title}** launch \`${progress.launch_id}\` — ${progress.status}`, '', '| stage | status | error |', '|---|---|---|', ...lines].join('\n'),
   );
 }
 

@@ -63,7 +63,19 @@ test('`temporal workflow start` with the REST body as input lands the same run t
   await temporal('workflow', 'start', '--type', 'launchExperiment', '--task-queue', taskQueue, '--workflow-id', launchWorkflowId(launchId), '--input', JSON.stringify(input));
   const fromTemporal = await ctx.client.workflow.getHandle(launchWorkflowId(launchId)).result() as LaunchProgress;
 
-  const fromCli = await (await launch(ctx.client, taskQueue, { ...input, trigger: 'cli' })).handle.result();
+  const cliLaunch = await launch(ctx.client, taskQueue, { ...input, trigger: 'cli' });
+  const fromCli = await cliLaunch.handle.result();
+  // What the Temporal UI shows: a summary line and the stage table as current details.
+  expect(await (await cliLaunch.handle.describe()).staticSummary()).toBe(`${experiment} launch (cli)`);
+  const metadata = await cliLaunch.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails?.split('\n')).toEqual([
+    `**${experiment}** launch \`${fromCli.launch_id}\` — FINISHED`,
+    '',
+    '| stage | status | error |',
+    '|---|---|---|',
+    '| make | FINISHED |  |',
+    '| check | FINISHED |  |',
+  ]);
 
   expect(fromTemporal.status).toBe('FINISHED');
   expect(await runTree(fromTemporal)).toEqual(await runTree(fromCli));
