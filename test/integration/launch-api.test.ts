@@ -174,6 +174,8 @@ describe('Idempotency-Key', () => {
     expect(final.status).toBe('FINISHED');
 
     // After the launch ended: still the same launch, now with its final state, and still one workflow run.
+    // (The progress says FINISHED while the workflow still records it: wait for it to close.)
+    await ctx.client.workflow.getHandle(`launch/${launchId}`).result();
     const late = await post({ spec, trigger: 'cli' }, key);
     expect(late).toEqual({ status: 200, json: final });
     const description = await ctx.client.workflow.getHandle(`launch/${launchId}`).describe();

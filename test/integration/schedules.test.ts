@@ -223,7 +223,9 @@ test('overlap cancel-other: the previous launch is cancelled, its stage runs end
   expect(stageRun?.info.status).toBe('KILLED');
   expect((await getRun(ctx.pool, first.run_id))?.info.status).toBe('KILLED');
   // Cancelled, not terminated: the workflow closed as CANCELED and its cleanup ran (the runs above).
-  const closed = await ctx.client.workflow.getHandle(launchWorkflowId(firstId)).describe();
+  const firstHandle = ctx.client.workflow.getHandle(launchWorkflowId(firstId));
+  await firstHandle.result().catch(() => undefined); // closes just after its runs are recorded
+  const closed = await firstHandle.describe();
   expect(closed.status.name).toBe('CANCELLED');
   const second = await eventually(async () => (await describe(name)).running_launches.find((id) => id !== firstId));
   expect(second).not.toBe(firstId);
