@@ -29,7 +29,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const store = opts.store ?? new FileStore();
   const checks = { pool: opts.pool, store, artifactRoot: opts.artifactRoot };
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
-  registerMlflowRoutes(app, { pool: opts.pool });
+  app.get('/version', async (_request, reply) => reply.type('text/plain').send('2.19.0')); // the MLflow server version mlflow-go mirrors
+  registerMlflowRoutes(app, { pool: opts.pool, artifactRoot: opts.artifactRoot });
   registerLaunchRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
   registerPipelineRoutes(app, checks);
   registerScheduleRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });

@@ -489,6 +489,14 @@ export async function getRunInfo(db: Queryable, runId: string): Promise<MlflowRu
   return rows.length === 0 ? undefined : toRunInfo(RunRow.parse(rows[0]));
 }
 
+/** Runs by id, in the given order (ids of runs that do not exist drop out), fully loaded in 5 queries. */
+export async function getRunsByIds(db: Queryable, runIds: readonly string[]): Promise<MlflowRun[]> {
+  if (runIds.length === 0) return [];
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ANY($1::text[])`, [[...runIds]]);
+  const byId = new Map((await loadRuns(db, rows)).map((run) => [run.info.run_id, run]));
+  return runIds.map((id) => byId.get(id)).filter((run): run is MlflowRun => run !== undefined);
+}
+
 export async function getRun(db: Queryable, runId: string): Promise<MlflowRun | undefined> {
   const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1`, [runId]);
   const [run] = await loadRuns(db, rows);
@@ -505,4 +513,145 @@ export async function listChildRuns(db: Queryable, parentRunId: string): Promise
     [PARENT_RUN_TAG, parentRunId],
   );
   return loadRuns(db, rows);
+}
+
+// ---- run lifecycle, tag deletion, logged models and metric history (MLflow REST endpoints) ----
+
+export const LOGGED_MODELS_TAG = 'mlflow.log-model.history';
+
+/**
+ * Soft-deletes or restores a run (MLflow's delete_run / restore_run): unguarded, so repeating
+ * either is harmless. deleted_time records the first deletion.
+ */
+export async function setRunLifecycleStage(db: Queryable, runId: string, stage: 'active' | 'deleted', now: number): Promise<void> {
+  const { rows } = await db.query(
+    `UPDATE runs
+     SET lifecycle_stage = $2,
+         deleted_time = CASE WHEN $2 = 'deleted' THEN COALESCE(deleted_time, $3::bigint) ELSE NULL END
+     WHERE run_uuid = $1
+     RETURNING run_uuid`,
+    [runId, stage, now],
+  );
+  if (rows.length === 0) throw new RunNotFoundError(runId);
+}
+
+/** Deletes one run tag; false when the run has no such tag. */
+export async function deleteTag(db: Queryable, runId: string, key: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM tags WHERE run_uuid = $1 AND key = $2', [runId, key]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Reads a run tag with a row lock (inside a transaction), for read-modify-write updates such as
+ * MLflow's mlflow.log-model.history list.
+ */
+export async function getTagForUpdate(db: Queryable, runId: string, key: string): Promise<string | undefined> {
+  const { rows } = await db.query('SELECT value FROM tags WHERE run_uuid = $1 AND key = $2 FOR UPDATE', [runId, key]);
+  return rows.length === 0 ? undefined : z.object({ value: z.string() }).parse(rows[0]).value;
+}
+
+/** Locks the run row, serialising read-modify-write updates of its tags. */
+export async function lockRun(db: Queryable, runId: string): Promise<void> {
+  const { rows } = await db.query('SELECT run_uuid FROM runs WHERE run_uuid = $1 FOR UPDATE', [runId]);
+  if (rows.length === 0) throw new RunNotFoundError(runId);
+}
+
+/** Where a metric history page ends: the full ordering key of its last point. */
+export interface MetricCursor {
+  step: number;
+  timestamp: number;
+  isNan: boolean;
+  value: number;
+}
+
+export interface MetricHistoryPage {
+  metrics: MlflowMetric[];
+  /** Set when more points follow. */
+  next?: MetricCursor;
+}
+
+const HistoryRow = MetricRow.omit({ run_uuid: true });
+
+/**
+ * One metric's points ordered by (step, timestamp); ties (same step and timestamp) by NaN-ness and
+ * value, which with the run and key form the primary key, so keyset paging never skips or repeats.
+ * Without a limit, every point.
+ */
+export async function getMetricHistory(
+  db: Queryable,
+  runId: string,
+  key: string,
+  page: { limit?: number; after?: MetricCursor } = {},
+): Promise<MetricHistoryPage> {
+  const { after, limit } = page;
+  const { rows } = await db.query(
+    `SELECT key, value, timestamp, step, is_nan FROM metrics
+     WHERE run_uuid = $1 AND key = $2
+       AND ($3::bigint IS NULL OR (step, timestamp, is_nan, value) > ($3::bigint, $4::bigint, $5::boolean, $6::float8))
+     ORDER BY step, timestamp, is_nan, value
+     LIMIT $7`,
+    [runId, key, after?.step ?? null, after?.timestamp ?? null, after?.isNan ?? null, after?.value ?? null, limit === undefined ? null : limit + 1],
+  );
+  const parsed = rows.map((row) => HistoryRow.parse(row));
+  const hasMore = limit !== undefined && parsed.length > limit;
+  const pageRows = hasMore ? parsed.slice(0, limit) : parsed;
+  const last = pageRows.at(-1);
+  return {
+    metrics: pageRows.map((m) => ({ key: m.key, value: m.is_nan ? Number.NaN : m.value, timestamp: m.timestamp, step: m.step })),
+    ...(hasMore && last && { next: { step: last.step, timestamp: last.timestamp, isNan: last.is_nan, value: last.value } }),
+  };
+}
+
+/** The distinct steps logged for `key` across `runIds`, ascending, and each run's own min and max step. */
+export async function getMetricSteps(
+  db: Queryable,
+  runIds: readonly string[],
+  key: string,
+): Promise<{ steps: number[]; runMinMax: number[] }> {
+  const { rows } = await db.query(
+    `SELECT run_uuid, array_agg(DISTINCT step ORDER BY step)::float8[] AS steps
+     FROM metrics WHERE run_uuid = ANY($1::text[]) AND key = $2
+     GROUP BY run_uuid`,
+    [runIds, key],
+  );
+  const all = new Set<number>();
+  const runMinMax: number[] = [];
+  for (const row of rows) {
+    const { steps } = z.object({ steps: z.array(z.number()) }).parse(row);
+    for (const step of steps) all.add(step);
+    if (steps.length > 0) runMinMax.push(steps[0] as number, steps.at(-1) as number);
+  }
+  return { steps: [...all].sort((a, b) => a - b), runMinMax };
+}
+
+export interface MetricWithRunId extends MlflowMetric {
+  run_id: string;
+}
+
+/**
+ * MLflow's get_metric_history_bulk_interval_from_steps: each run's points of `key` at `steps`,
+ * ordered by step then timestamp, at most `perRunLimit` per run, runs in the order given.
+ */
+export async function getMetricsAtSteps(
+  db: Queryable,
+  runIds: readonly string[],
+  key: string,
+  steps: readonly number[],
+  perRunLimit: number,
+): Promise<MetricWithRunId[]> {
+  if (runIds.length === 0 || steps.length === 0) return [];
+  const { rows } = await db.query(
+    `SELECT run_uuid, key, value, timestamp, step, is_nan FROM (
+       SELECT m.*, row_number() OVER (PARTITION BY run_uuid ORDER BY step, timestamp, is_nan, value) AS n
+       FROM metrics m
+       WHERE run_uuid = ANY($1::text[]) AND key = $2 AND step = ANY($3::bigint[])
+     ) ranked
+     WHERE n <= $4
+     ORDER BY array_position($1::text[], run_uuid), step, timestamp, is_nan, value`,
+    [runIds, key, steps, perRunLimit],
+  );
+  return rows.map((row) => {
+    const m = MetricRow.parse(row);
+    return { key: m.key, value: m.is_nan ? Number.NaN : m.value, timestamp: m.timestamp, step: m.step, run_id: m.run_uuid };
+  });
 }

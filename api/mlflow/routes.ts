@@ -4,6 +4,9 @@ import { getExperiment, getExperimentByName } from '../../store/experiments';
 import { withTransaction } from '../../store/pool';
 import { getRun, logMetrics, logParams, setTags, updateRunInfo } from '../../store/runs';
 import { MlflowError, runNotFound } from './errors';
+import { registerRunRoutes } from './runs';
+import { registerExperimentRoutes } from './experiments';
+import { registerRunSearchRoutes } from './run-search';
 import {
   MAX_METRICS_PER_BATCH,
   MAX_PARAMS_TAGS_PER_BATCH,
@@ -28,6 +31,8 @@ import {
 
 export interface MlflowRouteDeps {
   pool: pg.Pool;
+  /** Gives the Default experiment a real artifact location the first time a run needs one. */
+  artifactRoot?: string;
 }
 
 /** Where MLflow clients (/api) and the MLflow UI (/ajax-api) reach the same handlers. */
@@ -52,6 +57,7 @@ function mlflowRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
     }
   });
 
+  registerExperimentRoutes(scope, deps);
   scope.get('/experiments/get', async (request) => {
     const { experiment_id } = parse(GetExperimentQuery, request.query);
     const experiment = await getExperiment(pool, experiment_id);
@@ -137,6 +143,9 @@ function mlflowRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
     });
     return { run_info: runInfo };
   });
+
+  registerRunRoutes(scope, deps);
+  registerRunSearchRoutes(scope, deps);
 }
 
 /** Registers the MLflow REST 2.0 routes (and MLflow's error bodies) under both MLflow prefixes. */
