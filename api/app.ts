@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { FileStore } from '../storage/file-store';
 import type { ObjectStore } from '../storage/object-store';
 import { registerErrorHandling } from './errors';
+import { registerMlflowArtifactRoutes } from './mlflow/artifacts-proxy';
 import { registerMlflowRoutes } from './mlflow/routes';
 import { registerOpenApiRoute } from './openapi';
 import { registerLaunchRoutes } from './v1/launches';
@@ -31,6 +32,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', async (_request, reply) => reply.type('text/plain').send('2.19.0')); // the MLflow server version mlflow-go mirrors
   registerMlflowRoutes(app, { pool: opts.pool, artifactRoot: opts.artifactRoot });
+  registerMlflowArtifactRoutes(app, { artifactRoot: opts.artifactRoot });
   registerLaunchRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
   registerPipelineRoutes(app, checks);
   registerScheduleRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });

@@ -164,11 +164,13 @@ function compileOrder(orderBy: readonly OrderByKey[], params: Params): { keys: S
     const table = key.type === 'metric' ? 'latest_metrics' : key.type === 'param' ? 'params' : 'tags';
     // (run_uuid, key) is the primary key of each table: at most one row joins per run.
     joins.push(`LEFT JOIN ${table} ${alias} ON ${alias}.run_uuid = r.run_uuid AND ${alias}.key = ${params.add(key.key, 'text')}`);
-    keys.push(
-      key.type === 'metric'
-        ? { expr: `(CASE WHEN ${alias}.is_nan THEN NULL ELSE ${alias}.value END)`, type: 'float8', ascending: key.ascending, notNull: false }
-        : { expr: `${alias}.value`, type: 'text', ascending: key.ascending, notNull: false },
-    );
+    if (key.type === 'metric') {
+      // MLflow sorts numbers first, then NaN, then runs without the metric, in both directions.
+      keys.push({ expr: `(CASE WHEN ${alias}.is_nan THEN 1 WHEN ${alias}.value IS NULL THEN 2 ELSE 0 END)`, type: 'bigint', ascending: true, notNull: true });
+      keys.push({ expr: `(CASE WHEN ${alias}.is_nan THEN NULL ELSE ${alias}.value END)`, type: 'float8', ascending: key.ascending, notNull: false });
+    } else {
+      keys.push({ expr: `${alias}.value`, type: 'text', ascending: key.ascending, notNull: false });
+    }
   });
   keys.push({ expr: 'r.start_time', type: 'bigint', ascending: false, notNull: true });
   keys.push({ expr: 'r.run_uuid', type: 'text', ascending: true, notNull: true, dbCollation: true });

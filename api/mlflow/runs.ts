@@ -24,6 +24,7 @@ import {
   type MlflowDatasetInput,
 } from '../../store/runs';
 import { filePathOf } from '../../storage/file-store';
+import { isProxiedArtifactUri, resolveProxiedArtifactUri } from './artifacts-proxy';
 import { MlflowError, runNotFound } from './errors';
 import type { MlflowRouteDeps } from './routes';
 import {
@@ -382,7 +383,7 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
   scope.get('/metrics/get-history', async (request) => {
     const { runId, body } = parseRunRequest(GetHistoryQuery, request.query);
     const after = body.page_token ? decodePageToken(body.page_token) : undefined;
-    if (!(await getRunInfo(pool, runId))) throw runNotFound(runId);
+    // An unknown run has no history: `mlflow server` answers an empty list, not 404.
     const page = await getMetricHistory(pool, runId, body.metric_key, {
       ...(body.max_results !== undefined && { limit: body.max_results }),
       ...(after && { after }),
@@ -438,13 +439,16 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
     if (body.path !== undefined) validatePathIsSafe(body.path);
     const run = await getRunInfo(pool, runId);
     if (!run) throw runNotFound(runId);
-    if (!run.artifact_uri.startsWith('file://')) {
+    // mlflow-artifacts:/… roots are served by the proxy from the artifact root (api/mlflow/artifacts-proxy.ts).
+    const localUri =
+      deps.artifactRoot !== undefined && isProxiedArtifactUri(run.artifact_uri) ? resolveProxiedArtifactUri(deps.artifactRoot, run.artifact_uri) : run.artifact_uri;
+    if (!localUri.startsWith('file://')) {
       throw new MlflowError(
         'NOT_IMPLEMENTED',
         `Listing artifacts is only supported for file:// artifact URIs; run ${runId} stores them at ${run.artifact_uri}`,
       );
     }
-    const files = await listLocalArtifacts(run.artifact_uri, body.path);
+    const files = await listLocalArtifacts(localUri, body.path);
     return { root_uri: run.artifact_uri, files };
   });
 }

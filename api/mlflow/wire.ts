@@ -149,18 +149,25 @@ export function toMetricPoint(metric: z.output<typeof MetricItem>, path: string)
   return { key: metric.key, value: metric.value, timestamp: metric.timestamp, step: metric.step ?? 0 };
 }
 
+/**
+ * Run param and tag values past their limit are cut to it, as MLflow's server does by default
+ * (`_validate_length_limit(..., truncate=True)` with MLFLOW_TRUNCATE_LONG_VALUES on); Python counts
+ * code points, not UTF-16 units.
+ */
+function truncateValue(value: string, limit: number): string {
+  if (value.length <= limit) return value;
+  const codePoints = Array.from(value);
+  return codePoints.length <= limit ? value : codePoints.slice(0, limit).join('');
+}
+
 export function toParam(item: { key: string; value?: string | null | undefined }, path: string): KeyValue {
-  const value = item.value ?? '';
   validateKey(item.key, `${path}key`, 'Param key');
-  validateValue(value, 'Param value', MAX_PARAM_VAL_LENGTH);
-  return { key: item.key, value };
+  return { key: item.key, value: truncateValue(item.value ?? '', MAX_PARAM_VAL_LENGTH) };
 }
 
 export function toTag(item: { key: string; value?: string | null | undefined }, path: string): KeyValue {
-  const value = item.value ?? '';
   validateKey(item.key, `${path}key`, 'Tag key');
-  validateValue(value, 'Tag value', MAX_TAG_VAL_LENGTH);
-  return { key: item.key, value };
+  return { key: item.key, value: truncateValue(item.value ?? '', MAX_TAG_VAL_LENGTH) };
 }
 
 export function checkBatchLimit(entity: string, limit: number, count: number): void {

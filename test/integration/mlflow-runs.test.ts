@@ -384,7 +384,9 @@ describe('metrics/get-history', () => {
   test('errors', async () => {
     const { run_id } = await createRun();
     const unknown = randomUUID().replace(/-/g, '');
-    expectError(await get('metrics/get-history', { run_id: unknown, metric_key: 'm' }), 404, 'RESOURCE_DOES_NOT_EXIST', `Run with id=${unknown} not found`);
+    // `mlflow server` answers an unknown run's history with an empty list (test/compat checks it).
+    const unknownHistory = await get('metrics/get-history', { run_id: unknown, metric_key: 'm' });
+    expect({ status: unknownHistory.statusCode, body: unknownHistory.json() }).toEqual({ status: 200, body: { metrics: [] } });
     expectError(
       await get('metrics/get-history', { run_id }),
       400,
@@ -510,11 +512,16 @@ describe('artifacts/list', () => {
     const proxied = await getOrCreateExperiment(ctx.pool, `runs-api-proxied-${randomUUID()}`, 'mlflow-artifacts:');
     const remote = await createRun({ experiment_id: proxied.experiment_id });
     expect(remote.artifact_uri).toBe(`mlflow-artifacts:/${proxied.experiment_id}/${remote.run_id}/artifacts`);
+    // mlflow-artifacts:/ runs are listed from the proxy's tree under the artifact root (mlflow-artifacts.test.ts).
+    expect((await get('artifacts/list', { run_id: remote.run_id })).json()).toEqual({ root_uri: remote.artifact_uri, files: [] });
+    expectError(await get('artifacts/list', { run_id: remote.run_id, path: '../x' }), 400, 'INVALID_PARAMETER_VALUE', 'Invalid path');
+    const s3 = await getOrCreateExperiment(ctx.pool, `runs-api-s3-${randomUUID()}`, 's3://bucket/mlflow');
+    const elsewhere = await createRun({ experiment_id: s3.experiment_id });
     expectError(
-      await get('artifacts/list', { run_id: remote.run_id }),
+      await get('artifacts/list', { run_id: elsewhere.run_id }),
       501,
       'NOT_IMPLEMENTED',
-      `Listing artifacts is only supported for file:// artifact URIs; run ${remote.run_id} stores them at ${remote.artifact_uri}`,
+      `Listing artifacts is only supported for file:// artifact URIs; run ${elsewhere.run_id} stores them at ${elsewhere.artifact_uri}`,
     );
     const unknown = randomUUID().replace(/-/g, '');
     expectError(await get('artifacts/list', { run_id: unknown }), 404, 'RESOURCE_DOES_NOT_EXIST', `Run with id=${unknown} not found`);

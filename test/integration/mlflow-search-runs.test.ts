@@ -95,10 +95,10 @@ type SortValue = number | string | undefined;
 const byDefault = (a: ModelRun, b: ModelRun): number => b.start - a.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 function compareValues(a: SortValue, b: SortValue, ascending: boolean): number {
-  // Missing (and NaN) last in both directions.
-  const missingA = a === undefined || (typeof a === 'number' && Number.isNaN(a));
-  const missingB = b === undefined || (typeof b === 'number' && Number.isNaN(b));
-  if (missingA || missingB) return missingA === missingB ? 0 : missingA ? 1 : -1;
+  // NaN after every number and missing values last, in both directions (what `mlflow server`
+  // does; test/compat/test_more.py checks it against one).
+  const rank = (v: SortValue): number => (v === undefined ? 2 : typeof v === 'number' && Number.isNaN(v) ? 1 : 0);
+  if (a === undefined || b === undefined || rank(a) !== 0 || rank(b) !== 0) return rank(a) - rank(b);
   const order = a < b ? -1 : a > b ? 1 : 0;
   return ascending ? order : -order;
 }
