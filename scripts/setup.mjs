@@ -30,10 +30,10 @@ function installOnce(label, inputFile, stampFile, install) {
 
 function findPython() {
   for (const candidate of [process.env.PYTHON, 'python3', 'python'].filter(Boolean)) {
-    const probe = spawnSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 9)'], { stdio: 'ignore' });
+    const probe = spawnSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 10)'], { stdio: 'ignore' });
     if (probe.status === 0) return candidate;
   }
-  throw new Error('Python 3.9+ is needed for the tool venv (Temporal CLI, MLflow); set PYTHON to its path.');
+  throw new Error('Python 3.10+ is needed for the tool venv (Temporal CLI, MLflow); set PYTHON to its path.');
 }
 
 const [major, minor] = process.versions.node.split('.').map(Number);
