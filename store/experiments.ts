@@ -42,6 +42,14 @@ async function loadExperiment(db: Queryable, rows: unknown[]): Promise<Experimen
   if (rows.length === 0) return undefined;
   const row = ExperimentRow.parse(rows[0]);
   const tags = await db.query('SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key', [row.experiment_id]);
+  return toExperiment(row, tags.rows.map((tag) => TagRow.parse(tag)));
+}
+
+/** MLflow's experiment JSON from a row: int64 id as a string, unset fields left out. */
+function toExperiment(
+  row: Pick<z.infer<typeof ExperimentRow>, 'experiment_id' | 'name' | 'artifact_location' | 'lifecycle_stage' | 'creation_time' | 'last_update_time'>,
+  tags: Experiment['tags'],
+): Experiment {
   return {
     experiment_id: String(row.experiment_id),
     name: row.name,
@@ -49,7 +57,7 @@ async function loadExperiment(db: Queryable, rows: unknown[]): Promise<Experimen
     lifecycle_stage: row.lifecycle_stage,
     ...(row.creation_time !== null && { creation_time: row.creation_time }),
     ...(row.last_update_time !== null && { last_update_time: row.last_update_time }),
-    tags: tags.rows.map((tag) => TagRow.parse(tag)),
+    tags,
   };
 }
 
@@ -307,15 +315,7 @@ export async function searchExperiments(db: Queryable, search: ExperimentSearch)
   return rows.map((raw) => {
     const row = SearchRow.parse(raw);
     return {
-      experiment: {
-        experiment_id: String(row.experiment_id),
-        name: row.name,
-        ...(row.artifact_location !== null && { artifact_location: row.artifact_location }),
-        lifecycle_stage: row.lifecycle_stage,
-        ...(row.creation_time !== null && { creation_time: row.creation_time }),
-        ...(row.last_update_time !== null && { last_update_time: row.last_update_time }),
-        tags: row.tags,
-      },
+      experiment: toExperiment(row, row.tags),
       cursor: row.sort_keys,
     };
   });

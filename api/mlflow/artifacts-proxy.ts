@@ -45,24 +45,29 @@ function decodeRepeatedly(path: string): string {
 }
 
 /**
- * MLflow's `validate_path_is_safe`, plus NUL and mlfleet's reserved folders: the decoded, relative,
- * '/'-separated path, or INVALID_PARAMETER_VALUE "Invalid path".
+ * MLflow's `validate_path_is_safe` (plus NUL and `file:`): the decoded, relative, '/'-separated
+ * path, or INVALID_PARAMETER_VALUE "Invalid path". Used for run artifact paths and the proxy alike.
  */
-export function validateArtifactPath(path: string): string {
+export function safeRelativePath(path: string): string {
   const decoded = decodeRepeatedly(path);
-  const segments = decoded.split('/');
   if (
     decoded.includes('#') ||
     decoded.includes('\0') ||
-    segments.includes('..') ||
+    decoded.split('/').includes('..') ||
     decoded.startsWith('/') ||
     decoded.startsWith('\\') ||
     /^[a-zA-Z]:/.test(decoded) ||
-    /^file:/i.test(decoded) ||
-    RESERVED_TOP_LEVEL.has(segments.find((s) => s !== '' && s !== '.') ?? '')
+    /^file:/i.test(decoded)
   ) {
     throw invalidPath();
   }
+  return decoded;
+}
+
+/** A path in the proxied store: safe, and outside mlfleet's reserved folders. */
+export function validateArtifactPath(path: string): string {
+  const decoded = safeRelativePath(path);
+  if (RESERVED_TOP_LEVEL.has(decoded.split('/').find((s) => s !== '' && s !== '.') ?? '')) throw invalidPath();
   return decoded;
 }
 

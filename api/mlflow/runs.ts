@@ -24,7 +24,7 @@ import {
   type MlflowDatasetInput,
 } from '../../store/runs';
 import { filePathOf } from '../../storage/file-store';
-import { isProxiedArtifactUri, resolveProxiedArtifactUri } from './artifacts-proxy';
+import { isProxiedArtifactUri, resolveProxiedArtifactUri, safeRelativePath } from './artifacts-proxy';
 import { MlflowError, runNotFound } from './errors';
 import type { MlflowRouteDeps } from './routes';
 import {
@@ -217,30 +217,6 @@ export function sampleSteps(steps: readonly number[], maxResults: number): Set<n
   }
   sampled.add(steps.at(-1) as number);
   return sampled;
-}
-
-/** MLflow's validate_path_is_safe (mlflow/utils/uri.py). */
-function validatePathIsSafe(path: string): void {
-  let decoded = path;
-  for (let i = 0; i < 10; i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(decoded);
-    } catch {
-      break;
-    }
-    if (next === decoded) break;
-    decoded = next;
-  }
-  if (
-    decoded.includes('#') ||
-    decoded.split('/').includes('..') ||
-    decoded.startsWith('/') ||
-    decoded.startsWith('\\\\') ||
-    /^[a-zA-Z]:/.test(decoded)
-  ) {
-    throw new MlflowError('INVALID_PARAMETER_VALUE', 'Invalid path');
-  }
 }
 
 interface FileInfo {
@@ -436,7 +412,7 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
 
   scope.get('/artifacts/list', async (request) => {
     const { runId, body } = parseRunRequest(ListArtifactsQuery, request.query);
-    if (body.path !== undefined) validatePathIsSafe(body.path);
+    if (body.path !== undefined) safeRelativePath(body.path);
     const run = await getRunInfo(pool, runId);
     if (!run) throw runNotFound(runId);
     // mlflow-artifacts:/… roots are served by the proxy from the artifact root (api/mlflow/artifacts-proxy.ts).

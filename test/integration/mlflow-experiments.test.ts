@@ -7,6 +7,7 @@ import type { Experiment } from '../../store/experiments';
 import { createPool } from '../../store/pool';
 import { createRun, getRunInfo } from '../../store/runs';
 import { testEnv } from '../helpers/services';
+import { httpRequest, type Reply } from '../helpers/http';
 
 const API = '/api/2.0/mlflow';
 const DOCS = 'See the API docs for more information about request parameters.';
@@ -16,22 +17,7 @@ let app: FastifyInstance;
 let connection: Connection;
 let baseUrl: string;
 
-interface Reply {
-  statusCode: number;
-  headers: Headers;
-  body: string;
-  json<T = unknown>(): T;
-}
-
-// Real sockets, not app.inject (see mlflow-minimal.test.ts for why).
-async function request(method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply> {
-  const res = await fetch(`${baseUrl}${url}`, {
-    method,
-    ...(payload !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }),
-  });
-  const body = await res.text();
-  return { statusCode: res.status, headers: res.headers, body, json: <T>() => JSON.parse(body) as T };
-}
+const request = (method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply> => httpRequest(baseUrl, method, url, payload);
 
 const post = (path: string, payload: unknown) => request('POST', `${API}/${path}`, payload);
 const get = (path: string, query: URLSearchParams | Record<string, string>) =>

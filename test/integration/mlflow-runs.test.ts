@@ -5,6 +5,7 @@ import { filePathOf } from '../../storage/file-store';
 import { getOrCreateExperiment, type Experiment } from '../../store/experiments';
 import { getRun, type MlflowRun } from '../../store/runs';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
+import { httpRequest, type Reply } from '../helpers/http';
 
 const API = '/api/2.0/mlflow';
 
@@ -12,20 +13,7 @@ let ctx: WorkflowTestContext;
 let baseUrl: string;
 let experiment: Experiment;
 
-interface Reply {
-  statusCode: number;
-  body: string;
-  json<T = unknown>(): T;
-}
-
-async function request(method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply> {
-  const res = await fetch(`${baseUrl}${url}`, {
-    method,
-    ...(payload !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }),
-  });
-  const body = await res.text();
-  return { statusCode: res.status, body, json: <T>() => JSON.parse(body) as T };
-}
+const request = (method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply> => httpRequest(baseUrl, method, url, payload);
 
 const post = (path: string, payload: unknown) => request('POST', `${API}/${path}`, payload);
 const get = (path: string, query: Record<string, string | string[]>) => {

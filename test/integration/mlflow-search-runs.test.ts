@@ -12,6 +12,7 @@ import { parseOrderBy, parseRunFilter } from '../../domain/run-filter';
 import type { Queryable } from '../../store/pool';
 import type { RunStatus } from '../../domain/launch';
 import { testEnv } from '../helpers/services';
+import { httpRequest, type Reply } from '../helpers/http';
 
 const API = '/api/2.0/mlflow';
 const newRunId = (): string => randomUUID().replace(/-/g, '');
@@ -41,20 +42,7 @@ interface ModelRun {
 }
 const model: ModelRun[] = [];
 
-interface Reply {
-  statusCode: number;
-  body: string;
-  json<T = unknown>(): T;
-}
-
-async function request(method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply> {
-  const res = await fetch(`${baseUrl}${url}`, {
-    method,
-    ...(payload !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) }),
-  });
-  const body = await res.text();
-  return { statusCode: res.status, body, json: <T>() => JSON.parse(body) as T };
-}
+const request = (method: 'GET' | 'POST', url: string, payload?: unknown): Promise<Reply> => httpRequest(baseUrl, method, url, payload);
 
 interface SearchReply {
   runs?: Array<{ info: { run_id: string } }>;
