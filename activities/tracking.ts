@@ -64,16 +64,19 @@ const sha256 = (text: string): string => `sha256:${createHash('sha256').update(t
 export function createTrackingActivities(deps: ActivityDeps) {
   const { pool, artifactRoot, store } = deps;
 
-  /** Ends a run and logs its duration; false when the run was never recorded (cancelled first). */
-  async function finishRun(runId: string, status: TerminalRunStatus): Promise<boolean> {
-    if (!(await getRun(pool, runId))) return false;
+  /**
+   * Ends a run and logs its duration. Returns the run's recorded end time (the first one, on a
+   * replay), or undefined when the run was never recorded (cancelled first).
+   */
+  async function finishRun(runId: string, status: TerminalRunStatus): Promise<number | undefined> {
+    if (!(await getRun(pool, runId))) return undefined;
     await endRun(pool, runId, status, Date.now());
     const run = await getRun(pool, runId);
-    if (!run?.info.end_time) return true;
+    if (!run?.info.end_time) return undefined;
     // Timestamped with the stored end time, so a replay logs the very same point (deduplicated).
     const durationS = (run.info.end_time - run.info.start_time) / 1000;
     await logMetrics(pool, runId, [{ key: 'mlfleet.duration_s', value: durationS, timestamp: run.info.end_time, step: 0 }]);
-    return true;
+    return run.info.end_time;
   }
 
   return {
@@ -145,12 +148,14 @@ export function createTrackingActivities(deps: ActivityDeps) {
 
     async startStageRun(input: StartStageRunInput): Promise<{ artifactUri: string }> {
       const artifactUri = runArtifactUri(artifactRoot, input.experimentId, input.runId);
+      // The run and the stage row share their times, so every view of the stage reads the same duration.
+      const startTime = Date.now();
       await createRun(pool, {
         runId: input.runId,
         experimentId: input.experimentId,
         name: input.stage,
         userId: process.env.USER ?? 'mlfleet',
-        startTime: Date.now(),
+        startTime,
         artifactUri,
         tags: {
           'mlflow.parentRunId': input.parentRunId,
@@ -161,18 +166,19 @@ export function createTrackingActivities(deps: ActivityDeps) {
         },
       });
       await logParams(pool, input.runId, Object.fromEntries(Object.entries(input.params).map(([k, v]) => [k, String(v)])));
-      await upsertStageRun(pool, { launchId: input.launchId, stage: input.stage, runId: input.runId, workflowId: input.workflowId, status: 'RUNNING', startedAt: Date.now() });
+      await upsertStageRun(pool, { launchId: input.launchId, stage: input.stage, runId: input.runId, workflowId: input.workflowId, status: 'RUNNING', startedAt: startTime });
       return { artifactUri };
     },
 
     async finishStageRun(input: FinishStageRunInput): Promise<void> {
-      if (!(await finishRun(input.runId, input.status))) return;
+      const endTime = await finishRun(input.runId, input.status);
+      if (endTime === undefined) return;
       await upsertStageRun(pool, {
         launchId: input.launchId,
         stage: input.stage,
         runId: input.runId,
         status: input.status,
-        endedAt: Date.now(),
+        endedAt: endTime,
         ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
         ...(input.error !== undefined ? { error: input.error } : {}),
         ...(input.outputs ? { outputs: input.outputs } : {}),

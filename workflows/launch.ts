@@ -177,13 +177,14 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     }
     throw err;
   } finally {
-    progress.status = status;
-    if (error !== undefined) progress.error = error;
-    showDetails(title, progress);
     // Safe even if preparation failed half-way: it ends only what was recorded.
     await CancellationScope.nonCancellable(() =>
       tracking.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
     );
+    // Only now, so a query that sees the launch ended can rely on the database having its final state.
+    progress.status = status;
+    if (error !== undefined) progress.error = error;
+    showDetails(title, progress);
   }
 }
 

@@ -100,7 +100,10 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     try {
       const description = await handle.describe();
       if (description.status.name === 'RUNNING') {
-        return boundedWait ? await firstProgress(launchId) : await handle.query(launchProgressQuery);
+        const live = boundedWait ? await firstProgress(launchId) : await handle.query(launchProgressQuery);
+        // Ended but not yet closed: the database already has the final state, the one answer from now on.
+        if (live.status === 'RUNNING') return live;
+        return (await getLaunchProgress(pool, launchId)) ?? live;
       }
       exists = true;
     } catch (err) {
