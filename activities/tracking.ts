@@ -5,7 +5,7 @@ import type { CodeSource, LaunchTrigger, ParamValue } from '../domain/launch';
 import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
-import { insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
+import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
 import { createRun, endRun, getRun, logMetrics, logParams, type TerminalRunStatus } from '../store/runs';
 import { CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { joinUri } from '../storage/object-store';
@@ -185,9 +185,14 @@ export function createTrackingActivities(deps: ActivityDeps) {
       });
     },
 
+    /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {
       await finishRun(input.runId, input.status);
-      await setLaunchStatus(pool, input.launchId, input.status, Date.now(), input.error);
+      try {
+        await setLaunchStatus(pool, input.launchId, input.status, Date.now(), input.error);
+      } catch (err) {
+        if (!(err instanceof LaunchNotFoundError)) throw err;
+      }
     },
   };
 }

@@ -1,8 +1,7 @@
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { FileStore } from '../storage/file-store';
-import type { ObjectStore } from '../storage/object-store';
+import { createStorage, type Storage } from '../storage/storage';
 import { registerErrorHandling } from './errors';
 import { registerMlflowArtifactRoutes } from './mlflow/artifacts-proxy';
 import { registerMlflowRoutes } from './mlflow/routes';
@@ -17,8 +16,8 @@ export interface AppOptions {
   taskQueue: string;
   /** Where uploaded code bundles go (the worker's artifact root). */
   artifactRoot: string;
-  /** The object store behind `artifactRoot`; a FileStore by default. */
-  store?: ObjectStore;
+  /** file:// and s3:// storage; from the AWS environment by default. */
+  storage?: Storage;
   logger?: boolean;
 }
 
@@ -27,12 +26,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // maxParamLength above every id limit, so long ids reach validation and get its error body.
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 16 * 1024 * 1024, routerOptions: { maxParamLength: 1024 } });
   registerErrorHandling(app);
-  const store = opts.store ?? new FileStore();
-  const checks = { pool: opts.pool, store, artifactRoot: opts.artifactRoot };
+  const storage = opts.storage ?? createStorage();
+  const checks = { pool: opts.pool, store: storage.objects, artifactRoot: opts.artifactRoot };
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('OK'));
   app.get('/version', async (_request, reply) => reply.type('text/plain').send('2.19.0')); // the MLflow server version mlflow-go mirrors
-  registerMlflowRoutes(app, { pool: opts.pool, artifactRoot: opts.artifactRoot });
-  registerMlflowArtifactRoutes(app, { artifactRoot: opts.artifactRoot });
+  registerMlflowRoutes(app, { pool: opts.pool, artifactRoot: opts.artifactRoot, artifactsAt: storage.artifactsAt });
+  registerMlflowArtifactRoutes(app, { artifacts: storage.artifactsAt(opts.artifactRoot) });
   registerLaunchRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
   registerPipelineRoutes(app, checks);
   registerScheduleRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });

@@ -1,5 +1,5 @@
 // Installs everything mlfleet needs on a fresh clone, and nothing when it is already in place:
-// node modules from the lockfile, and the pinned Python tools (Temporal CLI, MLflow, pytest) in .tools/.
+// node modules from the lockfile, and the pinned Python tools (Temporal CLI, MLflow, pytest, moto) in .tools/.
 // Plain Node with no dependencies, because it runs before node_modules exists.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const digestOf = (file) => createHash('sha256').update(readFileSync(join(root, file))).digest('hex');
+const digestOf = (files) => {
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(readFileSync(join(root, file)));
+  return hash.digest('hex');
+};
 
 function run(cmd, args, env = {}) {
   const result = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
@@ -16,9 +20,9 @@ function run(cmd, args, env = {}) {
   if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${result.status}`);
 }
 
-/** Runs `install` unless `stampFile` already records the digest of `inputFile`. */
-function installOnce(label, inputFile, stampFile, install) {
-  const digest = digestOf(inputFile);
+/** Runs `install` unless `stampFile` already records the digest of `inputFiles`. */
+function installOnce(label, inputFiles, stampFile, install) {
+  const digest = digestOf(inputFiles);
   const stampPath = join(root, stampFile);
   if (existsSync(stampPath) && readFileSync(stampPath, 'utf8') === digest) return;
   console.log(`[setup] installing ${label} …`);
@@ -53,7 +57,7 @@ function ensureCompose() {
     console.log('[setup] no `docker compose` and no Go toolchain: the docker-compose.yml check will be skipped (or fail under CI)');
     return;
   }
-  installOnce('Docker Compose v2 (built with go into .tools/bin/)', 'tools/compose-version.txt', '.tools/.compose-digest', () => {
+  installOnce('Docker Compose v2 (built with go into .tools/bin/)', ['tools/compose-version.txt'], '.tools/.compose-digest', () => {
     const version = readFileSync(join(root, 'tools', 'compose-version.txt'), 'utf8').trim();
     // `go install pkg@version` refuses modules with exclude directives; building inside the
     // downloaded module honours them.
@@ -70,12 +74,12 @@ function ensureCompose() {
 }
 
 try {
-  installOnce('node modules (npm ci)', 'package-lock.json', 'node_modules/.mlfleet-lock-digest', () =>
+  installOnce('node modules (npm ci)', ['package-lock.json'], 'node_modules/.mlfleet-lock-digest', () =>
     run('npm', ['ci', '--no-audit', '--no-fund']),
   );
-  installOnce('the Python tools: Temporal CLI, MLflow, pytest (.tools/, from tools/requirements.txt)', 'tools/requirements.txt', '.tools/.requirements-digest', () => {
+  installOnce('the Python tools: Temporal CLI, MLflow, pytest, moto (.tools/, from tools/requirements.txt)', ['tools/requirements.txt', 'tools/constraints.txt'], '.tools/.requirements-digest', () => {
     if (!existsSync(join(root, '.tools', 'bin', 'pip'))) run(findPython(), ['-m', 'venv', '.tools']);
-    run(join(root, '.tools', 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', 'tools/requirements.txt']);
+    run(join(root, '.tools', 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', 'tools/requirements.txt', '-c', 'tools/constraints.txt']);
   });
   ensureCompose();
 } catch (err) {

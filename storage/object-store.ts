@@ -1,6 +1,7 @@
 /**
- * Where artifacts, stage outputs and code bundles live. Only `file://` exists so far; `s3://`
- * comes with data snapshots. URIs name either one object or a prefix ("folder").
+ * Where artifacts, stage outputs and code bundles live: `file://` on this machine or `s3://` (see
+ * storage/storage.ts for the store that picks by scheme). URIs name either one object or a prefix
+ * ("folder").
  */
 export interface ObjectStore {
   /** Copies a local file or folder (recursively) to `uri`. */
@@ -12,7 +13,7 @@ export interface ObjectStore {
 
 export class UnsupportedUriError extends Error {
   constructor(uri: string) {
-    super(`unsupported storage URI '${uri}': expected file://`);
+    super(`unsupported storage URI '${uri}': expected file:// or s3://`);
   }
 }
 

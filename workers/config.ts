@@ -26,9 +26,7 @@ export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, 
   const dataDir = resolve(overrides.dataDir ?? env.MLFLEET_DATA_DIR ?? '.mlfleet');
   const apiPort = overrides.port ?? parsePort(env.MLFLEET_PORT, 5000);
   const artifactRoot = env.MLFLEET_ARTIFACT_ROOT ?? fileUriOf(resolve(dataDir, 'artifacts'));
-  if (!artifactRoot.startsWith('file:///')) {
-    throw new Error(`MLFLEET_ARTIFACT_ROOT='${artifactRoot}': only file:/// roots are supported so far (s3:// arrives with data snapshots)`);
-  }
+  checkArtifactRoot(artifactRoot);
   return {
     dataDir,
     apiPort,
@@ -42,6 +40,16 @@ export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, 
     temporalPort: parsePort(env.MLFLEET_TEMPORAL_PORT, 7233),
     temporalUiPort: parsePort(env.MLFLEET_TEMPORAL_UI_PORT, 8233),
   };
+}
+
+// S3's bucket naming rules (3-63 lowercase letters, digits, '.', '-'), then an optional key prefix.
+const S3_ROOT = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^/?#]+)*\/?$/;
+
+/** An absolute file:/// folder or `s3://bucket[/prefix]`; anything else is refused with the expected shapes. */
+function checkArtifactRoot(root: string): void {
+  const segments = root.split('/').slice(3); // after `file://` or `s3://bucket`
+  if ((root.startsWith('file:///') || S3_ROOT.test(root)) && !segments.includes('..') && !segments.includes('.')) return;
+  throw new Error(`MLFLEET_ARTIFACT_ROOT='${root}': expected file:///absolute/folder or s3://bucket[/prefix] (a valid bucket name; no '.' or '..' segments)`);
 }
 
 function parsePort(text: string | undefined, fallback: number): number {

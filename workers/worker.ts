@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
 import { LocalProvider } from '../clouds/local/local-provider';
-import { FileStore } from '../storage/file-store';
+import { createStorage } from '../storage/storage';
 import type { MlfleetConfig } from './config';
 
 export interface MlfleetWorkerOptions {
@@ -21,7 +21,7 @@ export async function createMlfleetWorker(opts: MlfleetWorkerOptions): Promise<W
   const { config } = opts;
   const activities = createActivities({
     pool: opts.pool,
-    store: new FileStore(),
+    store: createStorage().objects,
     artifactRoot: config.artifactRoot,
     trackingUri: config.publicUrl,
     provider: new LocalProvider(join(config.dataDir, 'work')),

@@ -1,17 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve, sep } from 'node:path';
+import { basename, extname } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
-import { filePathOf } from '../../storage/file-store';
+import { type ArtifactRepository, normalizeArtifactPath } from '../../storage/artifact-repository';
 import { joinUri } from '../../storage/object-store';
 import { MlflowError } from './errors';
 
 /**
  * MLflow's proxied artifact service (`mlflow server --serve-artifacts`, `mlflow_artifacts.proto`)
- * over the file:// artifact root. `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts/x` is
+ * over the artifact root, file:// or s3://. `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts/x` is
  * `<artifact root>/<experiment_id>/<run_id>/artifacts/x`: the same tree stage runs write to
  * (activities/tracking.ts runArtifactUri).
  */
@@ -19,9 +15,6 @@ export const MLFLOW_ARTIFACTS_PREFIXES = ['/api/2.0/mlflow-artifacts', '/ajax-ap
 
 /** Uploads larger than this answer 413. */
 export const MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024; // 1 GiB
-
-/** Uploads in progress are written next to their target under this prefix (MLflow's own), and never listed. */
-const TEMP_PREFIX = '.artifact.uploading.';
 
 /** Top-level folders of the artifact root that are mlfleet's, not MLflow's: never served, listed or written. */
 const RESERVED_TOP_LEVEL = new Set(['code-bundles']);
@@ -71,43 +64,11 @@ export function validateArtifactPath(path: string): string {
   return decoded;
 }
 
-/** The root folder of the proxied artifact store; 501 while the artifact root is not file://. */
-function proxyRootDir(artifactRoot: string): string {
-  if (!artifactRoot.startsWith('file://')) {
-    throw new MlflowError('NOT_IMPLEMENTED', `The proxied artifact store only supports a file:// artifact root, not ${artifactRoot}`);
-  }
-  return resolve(filePathOf(artifactRoot));
-}
-
-const isWithin = (root: string, path: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-
-/**
- * The local path of a validated relative path under `root`, checked lexically and again after
- * resolving symlinks of the part that exists, so neither `..` nor a symlink leaves the root.
- */
-async function localPathOf(root: string, relativePath: string): Promise<string> {
-  const target = resolve(root, relativePath);
-  if (!isWithin(root, target)) throw invalidPath();
-  const realRoot = await realpath(root).catch(() => undefined);
-  if (realRoot === undefined) return target; // no root yet: nothing in it can point elsewhere
-  let existing = target;
-  const rest: string[] = [];
-  for (;;) {
-    const info = await lstat(existing).catch(() => undefined);
-    if (info) break;
-    rest.unshift(basename(existing));
-    existing = dirname(existing);
-  }
-  const real = join(await realpath(existing).catch(() => existing), ...rest);
-  if (!isWithin(realRoot, real)) throw invalidPath();
-  return target;
-}
-
 /** True for the artifact URIs the proxy serves: `mlflow-artifacts:/…` (also `mlflow-artifacts://host/…`). */
 export const isProxiedArtifactUri = (uri: string): boolean => /^mlflow-artifacts:/i.test(uri);
 
 /**
- * The file:// URI behind an `mlflow-artifacts:` URI (MLflow's `_get_proxied_run_artifact_destination_path`:
+ * The artifact-root URI behind an `mlflow-artifacts:` URI (MLflow's `_get_proxied_run_artifact_destination_path`:
  * the URI's path under the artifact root); "Invalid path" if that path would leave the root.
  */
 export function resolveProxiedArtifactUri(artifactRoot: string, uri: string): string {
@@ -176,26 +137,6 @@ function contentDisposition(fileName: string): string {
 
 // ---- handlers -------------------------------------------------------------------------------------
 
-interface ListedFile {
-  path: string;
-  is_dir: boolean;
-  file_size?: number;
-}
-
-/** LocalArtifactRepository.list_artifacts, then basenames: `{}` for an empty, missing or non-folder path. */
-async function listFolder(dir: string, atRoot: boolean): Promise<{ files?: ListedFile[] }> {
-  const entries = await readdir(dir).catch(() => undefined);
-  if (!entries) return {};
-  const files: ListedFile[] = [];
-  for (const name of entries.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (name.startsWith(TEMP_PREFIX) || (atRoot && RESERVED_TOP_LEVEL.has(name))) continue;
-    const info = await stat(join(dir, name)).catch(() => undefined);
-    if (!info) continue; // a dangling symlink
-    files.push(info.isDirectory() ? { path: name, is_dir: true } : { path: name, is_dir: false, file_size: info.size });
-  }
-  return files.length > 0 ? { files } : {};
-}
-
 const GIB = 1024 * 1024 * 1024;
 const tooLarge = (limit: number): MlflowError =>
   new MlflowError(
@@ -204,7 +145,7 @@ const tooLarge = (limit: number): MlflowError =>
     413,
   );
 
-/** Counts bytes on their way to disk and fails the upload past the limit. */
+/** Counts bytes on their way to storage and fails the upload past the limit. */
 function byteLimit(limit: number): Transform {
   let seen = 0;
   return new Transform({
@@ -215,36 +156,28 @@ function byteLimit(limit: number): Transform {
   });
 }
 
-/** Streams the body to a hidden temp file beside the target, then renames it into place. */
-async function writeArtifact(source: Readable, target: string, limit: number): Promise<void> {
-  const folder = dirname(target);
-  await mkdir(folder, { recursive: true });
-  const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
-  try {
-    await pipeline(source, byteLimit(limit), createWriteStream(temp, { flags: 'wx' }));
-    const existing = await stat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new MlflowError('INVALID_PARAMETER_VALUE', 'Artifact path refers to a directory, not a file');
-    await rename(temp, target);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-}
-
 export interface MlflowArtifactRouteDeps {
-  /** The file:// artifact root the proxy serves. */
-  artifactRoot: string;
+  /** The tree under the artifact root that the proxy serves. */
+  artifacts: ArtifactRepository;
   /** Upload limit in bytes; MAX_ARTIFACT_BYTES by default. */
   maxArtifactBytes?: number;
 }
 
+const pathParam = (params: unknown): string => (params as Record<string, string | undefined>)['*'] ?? '';
+
+/** The path of a write or delete: never the whole store. */
+function targetPath(params: unknown): string {
+  const path = validateArtifactPath(pathParam(params));
+  if (normalizeArtifactPath(path) === '') throw invalidPath();
+  return path;
+}
+
 function artifactRoutes(scope: FastifyInstance, deps: MlflowArtifactRouteDeps): void {
+  const { artifacts } = deps;
   const limit = deps.maxArtifactBytes ?? MAX_ARTIFACT_BYTES;
   // Uploads are raw bytes of any content type, streamed: the body reaches the handler unread.
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-
-  const pathParam = (params: unknown): string => (params as Record<string, string | undefined>)['*'] ?? '';
 
   scope.put('/artifacts/*', async (request, reply) => {
     const body = (request.body as Readable | undefined) ?? request.raw;
@@ -254,14 +187,11 @@ function artifactRoutes(scope: FastifyInstance, deps: MlflowArtifactRouteDeps): 
       void reply.header('connection', 'close');
       throw tooLarge(limit);
     }
-    const path = validateArtifactPath(pathParam(request.params));
-    const relative = path.replace(/\/+$/, '');
-    if (relative === '' || relative === '.') throw invalidPath();
-    const root = proxyRootDir(deps.artifactRoot);
-    const target = await localPathOf(root, relative);
-    if (target === root) throw invalidPath();
+    const path = targetPath(request.params);
+    const limited = body.pipe(byteLimit(limit));
+    body.once('error', (err) => limited.destroy(err));
     try {
-      await writeArtifact(body, target, limit);
+      await artifacts.write(path, limited);
     } catch (err) {
       if (err instanceof MlflowError && err.httpStatus === 413) void reply.header('connection', 'close');
       throw err;
@@ -271,32 +201,33 @@ function artifactRoutes(scope: FastifyInstance, deps: MlflowArtifactRouteDeps): 
 
   scope.get('/artifacts/*', async (request, reply) => {
     const path = validateArtifactPath(pathParam(request.params));
-    const root = proxyRootDir(deps.artifactRoot);
-    const local = await localPathOf(root, path);
-    const info = await stat(local).catch(() => undefined);
-    if (!info) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `No such artifact: '${path}'`);
-    if (info.isDirectory()) throw new MlflowError('INVALID_PARAMETER_VALUE', `Artifact path refers to a directory, not a file: '${path}'`);
-    const mime = guessMimeType(basename(local));
+    const found = await artifacts.read(path);
+    if (!found) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `No such artifact: '${path}'`);
+    if (found.isDir) throw new MlflowError('INVALID_PARAMETER_VALUE', `Artifact path refers to a directory, not a file: '${path}'`);
+    const name = basename(path);
     return reply
-      .header('content-type', mime)
-      .header('content-length', info.size)
-      .header('content-disposition', contentDisposition(basename(path)))
+      .header('content-type', guessMimeType(name))
+      .header('content-length', found.size)
+      .header('content-disposition', contentDisposition(name))
       .header('x-content-type-options', 'nosniff')
-      .send(createReadStream(local));
+      .send(found.body);
   });
 
+  /** MLflow's JSON: basenames relative to the listed folder, `{}` for an empty, missing or non-folder path. */
   scope.get('/artifacts', async (request) => {
     const query = request.query as Record<string, unknown>;
     const raw = query.path;
     if (raw !== undefined && typeof raw !== 'string') throw invalidPath();
     const path = raw === undefined ? '' : validateArtifactPath(raw);
-    const root = proxyRootDir(deps.artifactRoot);
-    const dir = await localPathOf(root, path);
-    return listFolder(dir, dir === root);
+    const atRoot = normalizeArtifactPath(path) === '';
+    const files = (await artifacts.list(path))
+      .filter((entry) => !(atRoot && RESERVED_TOP_LEVEL.has(entry.name)))
+      .map((entry) => (entry.isDir ? { path: entry.name, is_dir: true } : { path: entry.name, is_dir: false, file_size: entry.size }));
+    return files.length > 0 ? { files } : {};
   });
 
-  // Local files have no multipart upload, as with MLflow's LocalArtifactRepository: clients that try
-  // it (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD) fall back to one PUT on exactly this message.
+  // No multipart upload (MLflow's proxy has it for cloud stores only): clients that try it
+  // (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD) fall back to one PUT on exactly this message.
   for (const step of ['create', 'complete', 'abort']) {
     scope.post(`/mpu/${step}/*`, (request) => {
       (request.body as Readable | undefined)?.resume();
@@ -307,11 +238,7 @@ function artifactRoutes(scope: FastifyInstance, deps: MlflowArtifactRouteDeps): 
 
   scope.delete('/artifacts/*', async (request) => {
     (request.body as Readable | undefined)?.resume();
-    const path = validateArtifactPath(pathParam(request.params));
-    const root = proxyRootDir(deps.artifactRoot);
-    const local = await localPathOf(root, path);
-    if (local === root) throw invalidPath(); // never the whole store
-    await rm(local, { recursive: true, force: true });
+    await artifacts.delete(targetPath(request.params));
     return {};
   });
 }

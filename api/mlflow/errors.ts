@@ -1,3 +1,4 @@
+import { ArtifactIsDirectoryError, InvalidArtifactPathError } from '../../storage/artifact-repository';
 import { ExperimentNotFoundError } from '../../store/experiments';
 import { ParamConflictError, RunNotFoundError } from '../../store/runs';
 
@@ -84,7 +85,7 @@ export const runNotFound = (runId: string): MlflowError =>
   new MlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
 
 /**
- * Maps store errors onto MLflow's codes. Anything unknown is an INTERNAL_ERROR whose message says
+ * Maps store and storage errors onto MLflow's codes. Anything unknown is an INTERNAL_ERROR whose message says
  * nothing more: database errors can name tables, values or connection details.
  */
 export function toMlflowError(err: unknown): MlflowError {
@@ -92,5 +93,6 @@ export function toMlflowError(err: unknown): MlflowError {
   if (err instanceof RunNotFoundError) return runNotFound(err.runId);
   if (err instanceof ExperimentNotFoundError) return new MlflowError('RESOURCE_DOES_NOT_EXIST', err.message);
   if (err instanceof ParamConflictError) return new MlflowError('INVALID_PARAMETER_VALUE', err.message);
+  if (err instanceof InvalidArtifactPathError || err instanceof ArtifactIsDirectoryError) return new MlflowError('INVALID_PARAMETER_VALUE', err.message);
   return new MlflowError('INTERNAL_ERROR', 'Internal server error; see the server log.');
 }

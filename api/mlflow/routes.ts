@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { ArtifactRepository } from '../../storage/artifact-repository';
 import { getExperiment, getExperimentByName } from '../../store/experiments';
 import { withTransaction } from '../../store/pool';
 import { getRun, logMetrics, logParams, setTags, updateRunInfo } from '../../store/runs';
@@ -7,6 +8,7 @@ import { MlflowError, runNotFound } from './errors';
 import { registerRunRoutes } from './runs';
 import { registerExperimentRoutes } from './experiments';
 import { registerRunSearchRoutes } from './run-search';
+import { registerLoggedModelRoutes } from './logged-models';
 import {
   MAX_METRICS_PER_BATCH,
   MAX_PARAMS_TAGS_PER_BATCH,
@@ -33,6 +35,8 @@ export interface MlflowRouteDeps {
   pool: pg.Pool;
   /** Gives the Default experiment a real artifact location the first time a run needs one. */
   artifactRoot?: string;
+  /** The artifact tree under a run's artifact URI (file:// or s3://), for `artifacts/list`. */
+  artifactsAt: (rootUri: string) => ArtifactRepository;
 }
 
 /** Where MLflow clients (/api) and the MLflow UI (/ajax-api) reach the same handlers. */
@@ -146,6 +150,7 @@ function mlflowRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
 
   registerRunRoutes(scope, deps);
   registerRunSearchRoutes(scope, deps);
+  registerLoggedModelRoutes(scope);
 }
 
 /** Registers the MLflow REST 2.0 routes (and MLflow's error bodies) under both MLflow prefixes. */

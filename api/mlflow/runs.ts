@@ -1,6 +1,4 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative, isAbsolute } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { logDatasetInputs } from '../../store/datasets';
@@ -23,7 +21,7 @@ import {
   type MetricCursor,
   type MlflowDatasetInput,
 } from '../../store/runs';
-import { filePathOf } from '../../storage/file-store';
+import type { ArtifactRepository } from '../../storage/artifact-repository';
 import { isProxiedArtifactUri, resolveProxiedArtifactUri, safeRelativePath } from './artifacts-proxy';
 import { MlflowError, runNotFound } from './errors';
 import type { MlflowRouteDeps } from './routes';
@@ -45,7 +43,7 @@ import {
 } from './wire';
 
 // MLflow's run endpoints beyond the minimal set: create, delete/restore, delete-tag, log-inputs,
-// log-model, metric history (paged and bulk-sampled) and the artifact listing of file:// runs.
+// log-model, metric history (paged and bulk-sampled) and the artifact listing of file:// and s3:// runs.
 
 // ---- limits (mlflow/utils/validation.py, mlflow/server/handlers.py) -----------------------------
 
@@ -225,24 +223,14 @@ interface FileInfo {
   file_size?: number;
 }
 
-/** LocalArtifactRepository.list_artifacts: direct children, run-relative paths, sorted; [] if no folder. */
-async function listLocalArtifacts(rootUri: string, path: string | undefined): Promise<FileInfo[]> {
-  const root = filePathOf(rootUri);
+/** MLflow's ArtifactRepository.list_artifacts: direct children, run-relative paths, sorted; [] if no folder. */
+async function listRunArtifacts(artifacts: ArtifactRepository, path: string | undefined): Promise<FileInfo[]> {
   const prefix = path ? normpath(path) : '.';
-  const dir = prefix === '.' ? root : join(root, prefix);
-  const rel = relative(root, dir);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new MlflowError('INVALID_PARAMETER_VALUE', 'Invalid path');
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
-  if (!entries) return [];
-  const files = await Promise.all(
-    entries.map(async (entry): Promise<FileInfo | undefined> => {
-      const info = await stat(join(dir, entry.name)).catch(() => undefined);
-      if (!info) return undefined;
-      const filePath = prefix === '.' ? entry.name : `${prefix}/${entry.name}`;
-      return info.isDirectory() ? { path: filePath, is_dir: true } : { path: filePath, is_dir: false, file_size: info.size };
-    }),
-  );
-  return files.filter((f): f is FileInfo => f !== undefined).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const entries = await artifacts.list(prefix === '.' ? '' : prefix);
+  return entries.map((entry) => {
+    const filePath = prefix === '.' ? entry.name : `${prefix}/${entry.name}`;
+    return entry.isDir ? { path: filePath, is_dir: true } : { path: filePath, is_dir: false, file_size: entry.size };
+  });
 }
 
 // ---- routes -------------------------------------------------------------------------------------
@@ -416,15 +404,15 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
     const run = await getRunInfo(pool, runId);
     if (!run) throw runNotFound(runId);
     // mlflow-artifacts:/… roots are served by the proxy from the artifact root (api/mlflow/artifacts-proxy.ts).
-    const localUri =
+    const storageUri =
       deps.artifactRoot !== undefined && isProxiedArtifactUri(run.artifact_uri) ? resolveProxiedArtifactUri(deps.artifactRoot, run.artifact_uri) : run.artifact_uri;
-    if (!localUri.startsWith('file://')) {
+    if (!/^(file|s3):\/\//.test(storageUri)) {
       throw new MlflowError(
         'NOT_IMPLEMENTED',
-        `Listing artifacts is only supported for file:// artifact URIs; run ${runId} stores them at ${run.artifact_uri}`,
+        `Listing artifacts is only supported for file:// and s3:// artifact URIs; run ${runId} stores them at ${run.artifact_uri}`,
       );
     }
-    const files = await listLocalArtifacts(localUri, body.path);
+    const files = await listRunArtifacts(deps.artifactsAt(storageUri), body.path);
     return { root_uri: run.artifact_uri, files };
   });
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { buildApp } from '../../api/app';
 import { fileUriOf } from '../../storage/file-store';
+import type { Storage } from '../../storage/storage';
 import { createPool } from '../../store/pool';
 import { createMlfleetWorker } from '../../workers/worker';
 import { testEnv } from './services';
@@ -20,8 +21,11 @@ export interface WorkflowTestContext {
   createWorker(taskQueue: string): Promise<Worker>;
   /** Creates such a worker and runs it until close(). */
   runWorker(taskQueue: string): Promise<void>;
-  /** Serves the API (launches start on `taskQueue`) on a free local port until close(); its base URL. */
-  startApi(taskQueue: string): Promise<string>;
+  /**
+   * Serves the API (launches start on `taskQueue`) on a free local port until close(); its base URL.
+   * `artifactRoot` and `storage` replace the file:// root under dataDir (e.g. an s3:// root on moto).
+   */
+  startApi(taskQueue: string, opts?: { artifactRoot?: string; storage?: Storage }): Promise<string>;
   /** Stops the workers runWorker started, then closes the connections. */
   close(): Promise<void>;
 }
@@ -69,8 +73,8 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
       const worker = await context.createWorker(taskQueue);
       running.push({ worker, run: worker.run() });
     },
-    async startApi(taskQueue) {
-      const app = buildApp({ pool, temporal: client, taskQueue, artifactRoot });
+    async startApi(taskQueue, opts = {}) {
+      const app = buildApp({ pool, temporal: client, taskQueue, artifactRoot: opts.artifactRoot ?? artifactRoot, ...(opts.storage ? { storage: opts.storage } : {}) });
       apps.push(app);
       return app.listen({ host: '127.0.0.1', port: 0 });
     },

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'n
 import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { filePathOf } from '../../storage/file-store';
+import { rawRequest, type RawReply as Reply } from '../helpers/http';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 const ARTIFACTS = '/api/2.0/mlflow-artifacts/artifacts';
@@ -11,35 +12,8 @@ let ctx: WorkflowTestContext;
 let baseUrl: string;
 let root: string;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  text: string;
-  json<T = unknown>(): T;
-}
-
-/**
- * A raw HTTP request: the path goes on the wire as written (fetch and URL would normalize `..` and
- * `%2e%2e` away before the server saw them).
- */
-function send(method: string, path: string, body?: Buffer | string, headers: Record<string, string | number> = {}): Promise<Reply> {
-  const url = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const data = Buffer.concat(chunks);
-        const text = data.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data, text, json: <T>() => JSON.parse(text) as T });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const send = (method: string, path: string, body?: Buffer | string, headers: Record<string, string | number> = {}): Promise<Reply> =>
+  rawRequest(baseUrl, method, path, body, headers);
 
 const put = (path: string, body: Buffer | string, contentType = 'application/octet-stream') =>
   send('PUT', `${ARTIFACTS}/${path}`, body, { 'content-type': contentType });

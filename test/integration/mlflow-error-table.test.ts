@@ -54,10 +54,8 @@ async function newRun(experimentId: string): Promise<string> {
 
 /** The exact error shape: status from the code, JSON content type, and no other fields. */
 function expectMlflowError(res: Reply, errorCode: string, message: string | RegExp): void {
-  expect({ status: res.statusCode, type: res.headers.get('content-type') }).toEqual({
-    status: httpStatusFor(errorCode),
-    type: expect.stringMatching(/^application\/json/),
-  });
+  expect(res.statusCode).toBe(httpStatusFor(errorCode));
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   const body = res.json<Record<string, unknown>>();
   expect(Object.keys(body).sort()).toEqual(['error_code', 'message']);
   expect(body.error_code).toBe(errorCode);

@@ -503,13 +503,13 @@ describe('artifacts/list', () => {
     // mlflow-artifacts:/ runs are listed from the proxy's tree under the artifact root (mlflow-artifacts.test.ts).
     expect((await get('artifacts/list', { run_id: remote.run_id })).json()).toEqual({ root_uri: remote.artifact_uri, files: [] });
     expectError(await get('artifacts/list', { run_id: remote.run_id, path: '../x' }), 400, 'INVALID_PARAMETER_VALUE', 'Invalid path');
-    const s3 = await getOrCreateExperiment(ctx.pool, `runs-api-s3-${randomUUID()}`, 's3://bucket/mlflow');
-    const elsewhere = await createRun({ experiment_id: s3.experiment_id });
+    const gcs = await getOrCreateExperiment(ctx.pool, `runs-api-gcs-${randomUUID()}`, 'gs://bucket/mlflow');
+    const elsewhere = await createRun({ experiment_id: gcs.experiment_id });
     expectError(
       await get('artifacts/list', { run_id: elsewhere.run_id }),
       501,
       'NOT_IMPLEMENTED',
-      `Listing artifacts is only supported for file:// artifact URIs; run ${elsewhere.run_id} stores them at ${elsewhere.artifact_uri}`,
+      `Listing artifacts is only supported for file:// and s3:// artifact URIs; run ${elsewhere.run_id} stores them at ${elsewhere.artifact_uri}`,
     );
     const unknown = randomUUID().replace(/-/g, '');
     expectError(await get('artifacts/list', { run_id: unknown }), 404, 'RESOURCE_DOES_NOT_EXIST', `Run with id=${unknown} not found`);

@@ -1,0 +1,110 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type ObjectStore, UnsupportedUriError } from './object-store';
+
+export interface S3Location {
+  bucket: string;
+  /** The object key or key prefix, without a leading '/' ('' for the whole bucket). */
+  key: string;
+}
+
+/** `s3://bucket/key…`; the key is percent-decoded, as file:// paths are. */
+export function parseS3Uri(uri: string): S3Location {
+  const match = /^s3:\/\/([^/?#]+)\/?([^?#]*)$/.exec(uri);
+  if (!match) throw new UnsupportedUriError(uri);
+  const [, bucket = '', key = ''] = match;
+  return { bucket, key: decodeURIComponent(key) };
+}
+
+/**
+ * An S3 client configured the standard AWS way (credentials, region, and AWS_ENDPOINT_URL_S3 /
+ * AWS_ENDPOINT_URL, which the SDK reads itself). An explicit endpoint means an S3-compatible server
+ * (MinIO, moto) that serves buckets by path rather than by host name, and rarely cares for regions.
+ */
+export function createS3Client(): S3Client {
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) return new S3Client({});
+  return new S3Client({ endpoint, forcePathStyle: true, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }) });
+}
+
+/** True for the SDK's 404s (NotFound from HEAD, NoSuchKey from GET). */
+export const isNotFound = (err: unknown): boolean => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 404;
+
+/** The key of every object under `prefix` (all levels), page by page. */
+export async function* listObjects(client: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** True when some object's key starts with `prefix`. */
+export async function hasObjectsUnder(client: S3Client, bucket: string, prefix: string): Promise<boolean> {
+  const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
+  return (page.KeyCount ?? 0) > 0;
+}
+
+/** Uploads one local file; its size is known, so the SDK can sign it and resend it on a retry. */
+export async function putFile(client: S3Client, bucket: string, key: string, localPath: string): Promise<void> {
+  const { size } = await stat(localPath);
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(localPath), ContentLength: size }));
+}
+
+async function getFile(client: S3Client, bucket: string, key: string, localPath: string): Promise<void> {
+  const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  await mkdir(dirname(localPath), { recursive: true });
+  await pipeline(object.Body as Readable, createWriteStream(localPath));
+}
+
+/** `s3://bucket/key` URIs. A folder is the objects under `key/`, as MLflow's S3 repository keeps them. */
+export class S3Store implements ObjectStore {
+  constructor(private readonly client: S3Client) {}
+
+  async upload(localPath: string, uri: string): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    const base = key.replace(/\/+$/, '');
+    if (!(await stat(localPath)).isDirectory()) return putFile(this.client, bucket, base, localPath);
+    for (const relative of await readdir(localPath, { recursive: true })) {
+      const path = join(localPath, relative);
+      if ((await stat(path)).isFile()) await putFile(this.client, bucket, `${base}/${relative.split(sep).join('/')}`, path);
+    }
+  }
+
+  async download(uri: string, localPath: string): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    const base = key.replace(/\/+$/, '');
+    try {
+      return await getFile(this.client, bucket, base, localPath);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    let found = false;
+    for await (const objectKey of listObjects(this.client, bucket, `${base}/`)) {
+      const relative = objectKey.slice(base.length + 1);
+      if (relative === '' || relative.endsWith('/')) continue; // folder markers some tools write
+      // A key is any string: one with '..' must not write outside localPath.
+      if (relative.split('/').includes('..')) throw new Error(`refusing to download ${objectKey}: '..' in the key`);
+      await getFile(this.client, bucket, objectKey, join(localPath, ...relative.split('/')));
+      found = true;
+    }
+    if (!found) throw new Error(`nothing stored at ${uri}`);
+  }
+
+  async exists(uri: string): Promise<boolean> {
+    const { bucket, key } = parseS3Uri(uri);
+    const base = key.replace(/\/+$/, '');
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: base }));
+      return true;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return hasObjectsUnder(this.client, bucket, `${base}/`);
+  }
+}
