@@ -30,6 +30,7 @@ const ExperimentRow = z.object({
 });
 
 const TagRow = z.object({ key: z.string(), value: z.string() });
+const ExperimentWithTagsRow = ExperimentRow.extend({ tags: z.array(TagRow) });
 
 // Experiment ids are bigint; anything else cannot name one (and must not reach a ::bigint cast).
 const EXPERIMENT_ID = /^\d{1,18}$/;
@@ -61,10 +62,19 @@ function toExperiment(
   };
 }
 
+/** The experiment with its tags in one round trip (every runs/create reads it). */
 export async function getExperiment(db: Queryable, experimentId: string): Promise<Experiment | undefined> {
   if (!EXPERIMENT_ID.test(experimentId)) return undefined;
-  const { rows } = await db.query(`${SELECT_EXPERIMENT} WHERE experiment_id = $1::bigint`, [experimentId]);
-  return loadExperiment(db, rows);
+  const { rows } = await db.query(
+    `SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time,
+            COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key)
+                      FROM experiment_tags t WHERE t.experiment_id = e.experiment_id), '[]'::json) AS tags
+     FROM experiments e WHERE e.experiment_id = $1::bigint`,
+    [experimentId],
+  );
+  if (rows.length === 0) return undefined;
+  const row = ExperimentWithTagsRow.parse(rows[0]);
+  return toExperiment(row, row.tags);
 }
 
 export async function getExperimentByName(db: Queryable, name: string): Promise<Experiment | undefined> {

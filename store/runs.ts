@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { z } from 'zod';
 import { RunStatus } from '../domain/launch';
 import { ExperimentNotFoundError } from './experiments';
@@ -151,6 +152,13 @@ function toRunInfo(row: RunRow): MlflowRunInfo {
   };
 }
 
+/**
+ * A named (prepared) statement: PostgreSQL parses and plans it once per connection instead of on
+ * every call, which is much of the cost of the small, frequent writes (create, log, update). `text`
+ * must be a constant of this module for a given name.
+ */
+const named = (name: string, text: string, values: unknown[]): pg.QueryConfig => ({ name, text, values });
+
 /** Record or list → unique keys in first-seen order, last value winning (one upsert row per key). */
 function entries(values: KeyValues): [keys: string[], values: string[]] {
   const merged = new Map<string, string>();
@@ -181,6 +189,48 @@ async function onRun<T>(runId: string, constraints: string[], write: () => Promi
   }
 }
 
+/**
+ * One collection (params, tags or latest metrics) of a page of runs as PostgreSQL aggregates it:
+ * one JSON document of column arrays, aligned and sorted by (key, run). The driver decodes it with
+ * one native JSON.parse, where one result row per entry cost ~2 µs each in the driver: a page of
+ * 1,000 runs holds ~25,000 entries, and decoding their rows was most of a search's time.
+ * Non-finite doubles arrive as the JSON strings PostgreSQL writes for them ('Infinity', 'NaN').
+ */
+interface EntryColumns {
+  r: string[] | null;
+  k: string[] | null;
+  v: string[] | null;
+}
+interface MetricColumns {
+  r: string[] | null;
+  k: string[] | null;
+  v: JsonDouble[] | null;
+  t: number[] | null;
+  s: number[] | null;
+  n: boolean[] | null;
+}
+type JsonDouble = number | 'NaN' | 'Infinity' | '-Infinity';
+/** A metric history row (typed by the driver: int8 → number, see pool.ts). */
+interface HistoryRow {
+  value: number;
+  timestamp: number;
+  step: number;
+  is_nan: boolean;
+}
+const fromJsonDouble = (value: JsonDouble): number => (typeof value === 'number' ? value : Number(value));
+
+// Whitelisted table names only; the run ids travel as a parameter.
+const entryColumnsSql = (table: 'params' | 'tags'): string =>
+  `SELECT json_build_object('r', array_agg(run_uuid ORDER BY key, run_uuid), 'k', array_agg(key ORDER BY key, run_uuid),
+                            'v', array_agg(value ORDER BY key, run_uuid)) AS c
+   FROM (SELECT run_uuid, key, value FROM ${table} WHERE run_uuid = ANY($1::text[]) ORDER BY key, run_uuid) e`;
+const METRIC_COLUMNS_SQL = `SELECT json_build_object('r', array_agg(run_uuid ORDER BY key, run_uuid), 'k', array_agg(key ORDER BY key, run_uuid),
+                          'v', array_agg(value ORDER BY key, run_uuid), 't', array_agg(timestamp ORDER BY key, run_uuid),
+                          's', array_agg(step ORDER BY key, run_uuid), 'n', array_agg(is_nan ORDER BY key, run_uuid)) AS c
+   FROM (SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = ANY($1::text[]) ORDER BY key, run_uuid) e`;
+const PARAM_COLUMNS_SQL = entryColumnsSql('params');
+const TAG_COLUMNS_SQL = entryColumnsSql('tags');
+
 /** Params, tags, latest metrics and dataset inputs of many runs in a fixed number of queries. */
 async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]> {
   const rows = rawRows.map((row) => RunRow.parse(row));
@@ -194,39 +244,43 @@ async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]>
   );
   const runOf = (runId: string): MlflowRun => byRun.get(runId) as MlflowRun;
 
-  // Sequential on purpose: `db` may be a single transaction client, which runs one query at a time.
-  const params = await db.query('SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY($1::text[]) ORDER BY key', [ids]);
-  for (const row of params.rows) {
-    const { run_uuid, key, value } = KeyValueRow.parse(row);
-    runOf(run_uuid).data.params.push({ key, value });
+  const queries = [
+    () => db.query<{ c: EntryColumns }>(PARAM_COLUMNS_SQL, [ids]),
+    () => db.query<{ c: EntryColumns }>(TAG_COLUMNS_SQL, [ids]),
+    () => db.query<{ c: MetricColumns }>(METRIC_COLUMNS_SQL, [ids]),
+    () =>
+      db.query(
+        `SELECT i.destination_id AS run_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile,
+                COALESCE((SELECT json_agg(json_build_object('key', t.name, 'value', t.value) ORDER BY t.name)
+                          FROM input_tags t WHERE t.input_uuid = i.input_uuid), '[]'::json) AS tags
+         FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
+         WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = ANY($1::text[])
+         ORDER BY d.name, d.digest`,
+        [ids],
+      ),
+  ] as const;
+  // A pool runs the four on separate connections at once (a search page's latency); any other
+  // Queryable may be a single transaction client, which runs one query at a time.
+  const [params, tags, metrics, inputs] =
+    db instanceof pg.Pool
+      ? await Promise.all([queries[0](), queries[1](), queries[2](), queries[3]()])
+      : [await queries[0](), await queries[1](), await queries[2](), await queries[3]()];
+  for (const [result, into] of [
+    [params, (run: MlflowRun) => run.data.params],
+    [tags, (run: MlflowRun) => run.data.tags],
+  ] as const) {
+    const { r, k, v } = (result.rows[0] as { c: EntryColumns }).c;
+    if (!r || !k || !v) continue;
+    for (let i = 0; i < r.length; i++) into(runOf(r[i] as string)).push({ key: k[i] as string, value: v[i] as string });
   }
-  const tags = await db.query('SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY($1::text[]) ORDER BY key', [ids]);
-  for (const row of tags.rows) {
-    const { run_uuid, key, value } = KeyValueRow.parse(row);
-    runOf(run_uuid).data.tags.push({ key, value });
+  const m = (metrics.rows[0] as { c: MetricColumns }).c;
+  if (m.r && m.k && m.v && m.t && m.s && m.n) {
+    for (let i = 0; i < m.r.length; i++) {
+      // MLflow stores NaN as 0 with is_nan.
+      const value = m.n[i] ? Number.NaN : fromJsonDouble(m.v[i] as JsonDouble);
+      runOf(m.r[i] as string).data.metrics.push({ key: m.k[i] as string, value, timestamp: m.t[i] as number, step: m.s[i] as number });
+    }
   }
-  const metrics = await db.query(
-    'SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = ANY($1::text[]) ORDER BY key',
-    [ids],
-  );
-  for (const row of metrics.rows) {
-    const metric = MetricRow.parse(row);
-    runOf(metric.run_uuid).data.metrics.push({
-      key: metric.key,
-      value: metric.is_nan ? Number.NaN : metric.value,
-      timestamp: metric.timestamp,
-      step: metric.step,
-    });
-  }
-  const inputs = await db.query(
-    `SELECT i.destination_id AS run_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile,
-            COALESCE((SELECT json_agg(json_build_object('key', t.name, 'value', t.value) ORDER BY t.name)
-                      FROM input_tags t WHERE t.input_uuid = i.input_uuid), '[]'::json) AS tags
-     FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
-     WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = ANY($1::text[])
-     ORDER BY d.name, d.digest`,
-    [ids],
-  );
   for (const row of inputs.rows) {
     const input = DatasetInputRow.parse(row);
     runOf(input.run_uuid).inputs.dataset_inputs.push({
@@ -252,19 +306,26 @@ async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]>
 export async function createRun(db: Queryable, input: CreateRunInput): Promise<MlflowRun> {
   if (!/^\d{1,18}$/.test(input.experimentId)) throw new ExperimentNotFoundError(input.experimentId);
   const [tagKeys, tagValues] = entries({ ...input.tags, [RUN_NAME_TAG]: input.name, [USER_TAG]: input.userId });
+  let created: { run: unknown; tags: KeyValue[] } | undefined;
   try {
-    // One statement, so the run never exists without its tags.
-    await db.query(
+    // One statement, so the run never exists without its tags; it also returns the new run (its
+    // tags sorted like loadRuns sorts them), so a create costs one round trip.
+    const { rows } = await db.query(named('mlfleet_create_run',
       `WITH inserted AS (
          INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, artifact_uri)
          VALUES ($1, $2::bigint, $3, $4, $5, $6, $7)
          ON CONFLICT (run_uuid) DO NOTHING
-         RETURNING run_uuid
+         RETURNING ${RUN_COLUMNS.replace(/r\./g, '')}
+       ),
+       inserted_tags AS (
+         INSERT INTO tags (run_uuid, key, value)
+         SELECT inserted.run_uuid, t.key, t.value
+         FROM inserted, unnest($8::text[], $9::text[]) AS t(key, value)
+         ON CONFLICT (run_uuid, key) DO NOTHING
+         RETURNING key, value
        )
-       INSERT INTO tags (run_uuid, key, value)
-       SELECT inserted.run_uuid, t.key, t.value
-       FROM inserted, unnest($8::text[], $9::text[]) AS t(key, value)
-       ON CONFLICT (run_uuid, key) DO NOTHING`,
+       SELECT (SELECT row_to_json(inserted) FROM inserted) AS run,
+              COALESCE((SELECT json_agg(json_build_object('key', key, 'value', value) ORDER BY key) FROM inserted_tags), '[]'::json) AS tags`,
       [
         input.runId,
         input.experimentId,
@@ -276,11 +337,17 @@ export async function createRun(db: Queryable, input: CreateRunInput): Promise<M
         tagKeys,
         tagValues,
       ],
-    );
+    ));
+    created = rows[0] as { run: unknown; tags: KeyValue[] } | undefined;
   } catch (err) {
     if (isForeignKeyViolation(err, 'runs_experiment_id_fkey')) throw new ExperimentNotFoundError(input.experimentId);
     throw err;
   }
+  // A new run has exactly the tags just written, and no params, metrics or inputs yet.
+  if (created?.run) {
+    return { info: toRunInfo(RunRow.parse(created.run)), data: { metrics: [], params: [], tags: created.tags }, inputs: { dataset_inputs: [] } };
+  }
+  // A replay (the run existed): report it as stored.
   const run = await getRun(db, input.runId);
   if (!run) throw new RunNotFoundError(input.runId);
   return run;
@@ -338,7 +405,7 @@ export interface RunInfoUpdate {
  * FINISHED back to RUNNING), and keeps the mlflow.runName tag in step with the name.
  */
 export async function updateRunInfo(db: Queryable, runId: string, update: RunInfoUpdate): Promise<MlflowRunInfo> {
-  const { rows } = await db.query(
+  const { rows } = await db.query(named('mlfleet_update_run_info',
     `WITH updated AS (
        UPDATE runs AS r
        SET status = COALESCE($2, r.status),
@@ -354,7 +421,7 @@ export async function updateRunInfo(db: Queryable, runId: string, update: RunInf
      )
      SELECT * FROM updated`,
     [runId, update.status ?? null, update.endTime ?? null, update.runName ?? null, RUN_NAME_TAG],
-  );
+  ));
   if (rows.length === 0) throw new RunNotFoundError(runId);
   return toRunInfo(RunRow.parse(rows[0]));
 }
@@ -365,7 +432,7 @@ export async function setTags(db: Queryable, runId: string, tags: KeyValues): Pr
   if (keys.length === 0) return;
   const runName = values[keys.lastIndexOf(RUN_NAME_TAG)] ?? null;
   await onRun(runId, ['tags_run_uuid_fkey'], () =>
-    db.query(
+    db.query(named('mlfleet_set_tags',
       `WITH renamed AS (
          UPDATE runs SET name = $4 WHERE run_uuid = $1 AND $4::text IS NOT NULL
        )
@@ -373,7 +440,7 @@ export async function setTags(db: Queryable, runId: string, tags: KeyValues): Pr
        SELECT $1, t.key, t.value FROM unnest($2::text[], $3::text[]) AS t(key, value)
        ON CONFLICT (run_uuid, key) DO UPDATE SET value = EXCLUDED.value`,
       [runId, keys, values, runName],
-    ),
+    )),
   );
 }
 
@@ -392,7 +459,7 @@ export async function logParams(db: Queryable, runId: string, params: KeyValues)
   const [keys, values] = entries(params);
   if (keys.length === 0) return;
   const { rows } = await onRun(runId, ['params_run_uuid_fkey'], () =>
-    db.query(
+    db.query(named('mlfleet_log_params',
       `WITH input AS (
          SELECT t.key, t.value, t.ord FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(key, value, ord)
        ),
@@ -417,7 +484,7 @@ export async function logParams(db: Queryable, runId: string, params: KeyValues)
          AND i.key NOT IN (SELECT key FROM inserted)
          AND i.key NOT IN (SELECT key FROM existing)`,
       [runId, keys, values],
-    ),
+    )),
   );
   const outcomes = rows.map((row) => ParamOutcomeRow.parse(row));
   const conflict = outcomes.find((o) => o.outcome === 'conflict');
@@ -457,35 +524,48 @@ export async function logMetrics(db: Queryable, runId: string, metrics: readonly
     steps.push(m.step ?? 0);
     nans.push(isNan);
   }
-  await onRun(runId, ['metrics_run_uuid_fkey', 'latest_metrics_run_uuid_fkey'], () =>
+  // metrics has no foreign key since migration 0005 (a per-row check was a third of a 1000-point
+  // batch): the statement locks the run row FOR KEY SHARE once, as each row's check did, and
+  // writes nothing when the run does not exist.
+  const { rows } = await onRun(runId, ['latest_metrics_run_uuid_fkey'], () =>
     db.query(
-      `WITH input AS (
-         SELECT * FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[], $6::boolean[])
-           AS t(key, value, timestamp, step, is_nan)
-       ),
-       appended AS (
-         INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan)
-         SELECT $1, key, value, timestamp, step, is_nan FROM input
-         ON CONFLICT DO NOTHING
-       ),
-       -- One row per key: ON CONFLICT DO UPDATE may touch a row only once per statement.
-       newest AS (
-         SELECT DISTINCT ON (key) key, value, timestamp, step, is_nan
-         FROM input ORDER BY key, step DESC, timestamp DESC, value DESC
-       )
-       INSERT INTO latest_metrics AS l (run_uuid, key, value, timestamp, step, is_nan)
-       SELECT $1, key, value, timestamp, step, is_nan FROM newest
-       ON CONFLICT (run_uuid, key) DO UPDATE
-       SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
-       WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)`,
-      [runId, keys, values, timestamps, steps, nans],
+      named(
+        'mlfleet_log_metrics',
+        `WITH run AS (
+           SELECT run_uuid FROM runs WHERE run_uuid = $1 FOR KEY SHARE
+         ),
+         input AS (
+           SELECT * FROM unnest($2::text[], $3::float8[], $4::bigint[], $5::bigint[], $6::boolean[])
+             AS t(key, value, timestamp, step, is_nan)
+         ),
+         appended AS (
+           INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan)
+           SELECT run.run_uuid, key, value, timestamp, step, is_nan FROM input, run
+           ON CONFLICT DO NOTHING
+         ),
+         -- One row per key: ON CONFLICT DO UPDATE may touch a row only once per statement.
+         newest AS (
+           SELECT DISTINCT ON (key) key, value, timestamp, step, is_nan
+           FROM input ORDER BY key, step DESC, timestamp DESC, value DESC
+         ),
+         latest AS (
+           INSERT INTO latest_metrics AS l (run_uuid, key, value, timestamp, step, is_nan)
+           SELECT run.run_uuid, key, value, timestamp, step, is_nan FROM newest, run
+           ON CONFLICT (run_uuid, key) DO UPDATE
+           SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
+           WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)
+         )
+         SELECT count(*)::int AS runs FROM run`,
+        [runId, keys, values, timestamps, steps, nans],
+      ),
     ),
   );
+  if ((rows[0] as { runs: number } | undefined)?.runs !== 1) throw new RunNotFoundError(runId);
 }
 
 /** The run's info alone (no params, tags or metrics): a cheap existence and lifecycle check. */
 export async function getRunInfo(db: Queryable, runId: string): Promise<MlflowRunInfo | undefined> {
-  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1`, [runId]);
+  const { rows } = await db.query(named('mlfleet_get_run_info', `SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1`, [runId]));
   return rows.length === 0 ? undefined : toRunInfo(RunRow.parse(rows[0]));
 }
 
@@ -570,12 +650,11 @@ export interface MetricHistoryPage {
   next?: MetricCursor;
 }
 
-const HistoryRow = MetricRow.omit({ run_uuid: true });
-
 /**
  * One metric's points ordered by (step, timestamp); ties (same step and timestamp) by NaN-ness and
- * value, which with the run and key form the primary key, so keyset paging never skips or repeats.
- * Without a limit, every point.
+ * value, which with the run and key form the primary key (in that order since migration 0005), so a
+ * page is an index range scan and keyset paging never skips or repeats. Without a limit, every point.
+ * Rows are read without per-row validation: a history can hold millions of points.
  */
 export async function getMetricHistory(
   db: Queryable,
@@ -584,20 +663,24 @@ export async function getMetricHistory(
   page: { limit?: number; after?: MetricCursor } = {},
 ): Promise<MetricHistoryPage> {
   const { after, limit } = page;
-  const { rows } = await db.query(
-    `SELECT key, value, timestamp, step, is_nan FROM metrics
+  const { rows } = await db.query<HistoryRow>(
+    `SELECT step, timestamp, is_nan, value FROM metrics
      WHERE run_uuid = $1 AND key = $2
        AND ($3::bigint IS NULL OR (step, timestamp, is_nan, value) > ($3::bigint, $4::bigint, $5::boolean, $6::float8))
      ORDER BY step, timestamp, is_nan, value
      LIMIT $7`,
     [runId, key, after?.step ?? null, after?.timestamp ?? null, after?.isNan ?? null, after?.value ?? null, limit === undefined ? null : limit + 1],
   );
-  const parsed = rows.map((row) => HistoryRow.parse(row));
-  const hasMore = limit !== undefined && parsed.length > limit;
-  const pageRows = hasMore ? parsed.slice(0, limit) : parsed;
+  const hasMore = limit !== undefined && rows.length > limit;
+  const pageRows = hasMore ? rows.slice(0, limit) : rows;
+  const metrics = new Array<MlflowMetric>(pageRows.length);
+  for (let i = 0; i < pageRows.length; i++) {
+    const { step, timestamp, is_nan, value } = pageRows[i] as (typeof pageRows)[number];
+    metrics[i] = { key, value: is_nan ? Number.NaN : value, timestamp, step };
+  }
   const last = pageRows.at(-1);
   return {
-    metrics: pageRows.map((m) => ({ key: m.key, value: m.is_nan ? Number.NaN : m.value, timestamp: m.timestamp, step: m.step })),
+    metrics,
     ...(hasMore && last && { next: { step: last.step, timestamp: last.timestamp, isNan: last.is_nan, value: last.value } }),
   };
 }
