@@ -1,5 +1,5 @@
 import { activityInfo, ApplicationFailure, CancelledFailure, cancellationDetails, Context, heartbeat } from '@temporalio/activity';
-import type { AgentStatus } from '../domain/agent-job';
+import type { AgentInput, AgentStatus } from '../domain/agent-job';
 import type { ParamValue } from '../domain/launch';
 import { closeAbandonedAttempts, recordStageAttempt, type StageAttempt } from '../store/launches';
 import { joinUri } from '../storage/object-store';
@@ -16,8 +16,8 @@ export interface RunStageInput {
   params: Record<string, ParamValue>;
   env: Record<string, string>;
   codeBundleUri?: string;
-  /** Input name → URI (an upstream stage's output or a data URI). */
-  inputs: Record<string, string>;
+  /** Input name → an upstream stage's output, or data pinned to a manifest. */
+  inputs: Record<string, AgentInput>;
   /** Output name → path relative to the working directory. */
   outputs: Record<string, string>;
   /** The stage run's artifact root: outputs and logs are uploaded below it. */

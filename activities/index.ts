@@ -1,5 +1,6 @@
 import { createComputeActivities } from './compute';
 import type { ActivityDeps } from './deps';
+import { createMemoActivities } from './memo';
 import { createPipelineActivities } from './pipelines';
 import { createTrackingActivities } from './tracking';
 
@@ -7,7 +8,7 @@ export type { ActivityDeps } from './deps';
 
 /** All activities, wired over their dependencies; workflows import only this type. */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createTrackingActivities(deps), ...createComputeActivities(deps), ...createPipelineActivities(deps) };
+  return { ...createTrackingActivities(deps), ...createComputeActivities(deps), ...createPipelineActivities(deps), ...createMemoActivities(deps) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

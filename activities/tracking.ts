@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { canonicalJson } from '../domain/canonical-json';
-import type { CodeSource, LaunchTrigger, ParamValue } from '../domain/launch';
+import { isDeclaredCodePath } from '../domain/cache-key';
+import type { CodeSource, LaunchTrigger, ParamValue, StageSource } from '../domain/launch';
 import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
 import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
-import { createRun, endRun, getRun, logMetrics, logParams, type TerminalRunStatus } from '../store/runs';
-import { CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
+import { createRun, endRun, getRun, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
+import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { joinUri } from '../storage/object-store';
+import { digestOf, readStoredText } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
 
 export interface PrepareLaunchInput {
@@ -23,12 +25,17 @@ export interface PrepareLaunchInput {
   pipeline?: string;
   /** The schedule that started the launch, and the time it was due. */
   schedule?: { id: string; nominalTime: string };
+  /** A re-execution from `from`, on the upstream results of launch `reuse`. */
+  from?: string;
+  reuse?: string;
 }
 
 export interface PreparedLaunch {
   experimentId: string;
   codeDigest?: string;
   codeBundleUri?: string;
+  /** Stage → the digest of just the files its `code:` paths declare (stages without them use codeDigest). */
+  stageCodeDigests: Record<string, string>;
 }
 
 export interface StartStageRunInput {
@@ -52,6 +59,12 @@ export interface FinishStageRunInput extends FinishRunInput {
   stage: string;
   exitCode?: number;
   outputs?: Record<string, string>;
+  outputDigests?: Record<string, string>;
+  /** ran (the default), cached (sourceRunId's memoized result) or reused (sourceRunId's result, by a re-execution). */
+  source?: StageSource;
+  sourceRunId?: string;
+  cacheKey?: string;
+  inputDigests?: Record<string, string>;
 }
 
 /** `run artifacts` of a run, by MLflow's layout: `<root>/<experiment>/<run>/artifacts`. */
@@ -82,7 +95,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
   return {
     async prepareLaunch(input: PrepareLaunchInput): Promise<PreparedLaunch> {
       const experiment = await getOrCreateExperiment(pool, input.spec.experiment, artifactRoot);
-      let bundle: { digest: string; uri: string; git?: { commit: string; branch?: string; dirty: boolean } } | undefined;
+      let bundle: { digest: string; uri: string; files?: CodeFile[]; git?: { commit: string; branch?: string; dirty: boolean } } | undefined;
       if (input.code && 'dir' in input.code) {
         try {
           bundle = await packCodeBundle(input.code.dir, artifactRoot, store);
@@ -116,6 +129,8 @@ export function createTrackingActivities(deps: ActivityDeps) {
         tags['mlfleet.schedule_id'] = input.schedule.id;
         tags['mlfleet.scheduled_time'] = input.schedule.nominalTime;
       }
+      if (input.reuse) tags['mlfleet.reused_launch'] = input.reuse;
+      if (input.from) tags['mlfleet.from_stage'] = input.from;
       if (bundle) tags['mlfleet.code_digest'] = bundle.digest;
       if (bundle?.git) {
         tags['mlflow.source.git.commit'] = bundle.git.commit;
@@ -141,9 +156,24 @@ export function createTrackingActivities(deps: ActivityDeps) {
         spec: input.spec,
         params: input.params,
         codeDigest: bundle?.digest,
+        ...(input.from ? { fromStage: input.from } : {}),
+        ...(input.reuse ? { reusedLaunch: input.reuse } : {}),
         createdAt: Date.now(),
       });
-      return { experimentId: experiment.experiment_id, ...(bundle ? { codeDigest: bundle.digest, codeBundleUri: bundle.uri } : {}) };
+      const stageCodeDigests: Record<string, string> = {};
+      const narrowed = Object.entries(input.spec.stages).filter(([, stage]) => stage.code !== undefined);
+      if (bundle && narrowed.length > 0) {
+        // The bundle's file list is stored beside it (storage/code-bundle.ts).
+        const files = bundle.files ?? (JSON.parse(await readStoredText(store, bundle.uri.replace(/\.tar\.gz$/, '.json'))) as CodeFile[]);
+        for (const [name, stage] of narrowed) {
+          stageCodeDigests[name] = digestOf(canonicalJson(files.filter((file) => isDeclaredCodePath(file.path, stage.code ?? []))));
+        }
+      }
+      return {
+        experimentId: experiment.experiment_id,
+        ...(bundle ? { codeDigest: bundle.digest, codeBundleUri: bundle.uri } : {}),
+        stageCodeDigests,
+      };
     },
 
     async startStageRun(input: StartStageRunInput): Promise<{ artifactUri: string }> {
@@ -173,6 +203,11 @@ export function createTrackingActivities(deps: ActivityDeps) {
     async finishStageRun(input: FinishStageRunInput): Promise<void> {
       const endTime = await finishRun(input.runId, input.status);
       if (endTime === undefined) return;
+      if (input.source === 'cached' || input.source === 'reused') {
+        // A stage that did not run cost nothing; its run says whose result it took.
+        await setTags(pool, input.runId, { [`mlfleet.${input.source}_from`]: input.sourceRunId ?? '' });
+        await logMetrics(pool, input.runId, [{ key: 'mlfleet.cost_usd', value: 0, timestamp: endTime, step: 0 }]);
+      }
       await upsertStageRun(pool, {
         launchId: input.launchId,
         stage: input.stage,
@@ -182,6 +217,11 @@ export function createTrackingActivities(deps: ActivityDeps) {
         ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
         ...(input.error !== undefined ? { error: input.error } : {}),
         ...(input.outputs ? { outputs: input.outputs } : {}),
+        ...(input.outputDigests ? { outputDigests: input.outputDigests } : {}),
+        ...(input.source ? { source: input.source } : {}),
+        ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
+        ...(input.cacheKey ? { cacheKey: input.cacheKey } : {}),
+        ...(input.inputDigests ? { inputDigests: input.inputDigests } : {}),
       });
     },
 

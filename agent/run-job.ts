@@ -2,10 +2,12 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { type AgentJob, type AgentStatus, contractEnvName } from '../domain/agent-job';
+import { type AgentInput, type AgentJob, type AgentStatus, contractEnvName } from '../domain/agent-job';
+import { SnapshotManifest } from '../domain/snapshot';
 import { substitute } from '../domain/template';
 import { unpackCodeBundle } from '../storage/code-bundle';
 import { joinUri, type ObjectStore } from '../storage/object-store';
+import { materializeSnapshot, outputDigest, readStoredText } from '../storage/snapshots';
 
 /** Files the agent keeps in its job folder; the local provider reads the same names. */
 export const jobFiles = {
@@ -69,12 +71,18 @@ export async function runJob(jobDir: string, job: AgentJob, store: ObjectStore, 
   return status;
 }
 
-async function materializeInputs(inputs: Record<string, string>, inputsDir: string, store: ObjectStore): Promise<Record<string, string>> {
+/** Pinned inputs exactly as their manifests record them; upstream outputs (immutable) as stored. */
+async function materializeInputs(inputs: Record<string, AgentInput>, inputsDir: string, store: ObjectStore): Promise<Record<string, string>> {
   const paths: Record<string, string> = {};
-  for (const [name, uri] of Object.entries(inputs)) {
+  for (const [name, { uri, manifest, cas }] of Object.entries(inputs)) {
     const target = join(inputsDir, name, lastSegment(uri) || name);
-    if (!(await store.exists(uri))) throw new Error(`input '${name}' not found at ${uri}`);
-    await store.download(uri, target);
+    if (manifest) {
+      const pinned = SnapshotManifest.parse(JSON.parse(await readStoredText(store, manifest)));
+      await materializeSnapshot(store, pinned, cas, target);
+    } else {
+      if (!(await store.exists(uri))) throw new Error(`input '${name}' not found at ${uri}`);
+      await store.download(uri, target);
+    }
     paths[name] = target;
   }
   return paths;
@@ -94,18 +102,24 @@ async function prepareOutputs(outputs: Record<string, string>, workDir: string):
   return paths;
 }
 
-async function uploadOutputs(job: AgentJob, outputs: Record<string, string>, store: ObjectStore): Promise<Pick<AgentStatus, 'outputs' | 'error' | 'exit_code'>> {
+async function uploadOutputs(
+  job: AgentJob,
+  outputs: Record<string, string>,
+  store: ObjectStore,
+): Promise<Pick<AgentStatus, 'outputs' | 'output_digests' | 'error' | 'exit_code'>> {
   const uris: Record<string, string> = {};
+  const digests: Record<string, string> = {};
   for (const [name, path] of Object.entries(outputs)) {
     const written = await stat(path).catch(() => undefined);
     if (!written) {
       return { exit_code: -1, outputs: {}, error: `the command exited 0 but did not write output '${name}' (${job.outputs[name]})` };
     }
     const uri = joinUri(job.outputsUri, name, encodeURIComponent(basename(path)));
+    digests[name] = await outputDigest(path);
     await store.upload(path, uri);
     uris[name] = uri;
   }
-  return { exit_code: 0, outputs: uris };
+  return { exit_code: 0, outputs: uris, output_digests: digests };
 }
 
 async function uploadLogs(jobDir: string, logsUri: string, store: ObjectStore): Promise<void> {

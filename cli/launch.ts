@@ -1,4 +1,4 @@
-import { isTerminalStatus, type LaunchProgress, PipelineRef } from '../domain/launch';
+import { checkStageOptions, isTerminalStatus, type LaunchInput, type LaunchProgress, PipelineRef } from '../domain/launch';
 import { applyParamOverrides, parseParamAssignment } from '../domain/params';
 import { type ApiRequestError, MlfleetApi } from './api-client';
 import { uploadCode } from './code-upload';
@@ -12,7 +12,20 @@ export interface LaunchOptions {
   url: string;
   /** A registered version, `name@version`, instead of a file. */
   pipeline?: string;
+  /** commander's negation of --no-cache: false when it was given. */
+  cache: boolean;
+  refresh: string[];
+  from?: string;
+  reuse?: string;
 }
+
+/** The memo and re-execution options of a launch request, set only where the user gave them. */
+const cacheOptions = (opts: LaunchOptions): Pick<LaunchInput, 'no_cache' | 'refresh' | 'from' | 'reuse'> => ({
+  ...(opts.cache === false && { no_cache: true }),
+  ...(opts.refresh.length > 0 && { refresh: opts.refresh }),
+  ...(opts.from !== undefined && { from: opts.from }),
+  ...(opts.reuse !== undefined && { reuse: opts.reuse }),
+});
 
 /**
  * Validates locally (nothing starts on a bad spec or bad params), uploads the pipeline folder as a
@@ -29,8 +42,9 @@ export async function launchCommand(file: string | undefined, opts: LaunchOption
   if (file !== undefined) {
     const { spec, dir } = loadPipelineFile(file);
     applyParamOverrides(spec, params);
+    checkStageOptions(spec, opts);
     const code = await uploadCode(api, dir);
-    launched = await api.createLaunch({ spec, params, code, trigger: 'cli' });
+    launched = await api.createLaunch({ spec, params, code, trigger: 'cli', ...cacheOptions(opts) });
   } else {
     const ref = PipelineRef.safeParse(opts.pipeline);
     if (!ref.success) {
@@ -41,7 +55,8 @@ export async function launchCommand(file: string | undefined, opts: LaunchOption
     const at = ref.data.lastIndexOf('@');
     const registered = await api.getPipelineVersion(ref.data.slice(0, at), Number(ref.data.slice(at + 1)));
     applyParamOverrides(registered.spec, params);
-    launched = await api.createLaunch({ pipeline: ref.data, params, trigger: 'cli' });
+    checkStageOptions(registered.spec, opts);
+    launched = await api.createLaunch({ pipeline: ref.data, params, trigger: 'cli', ...cacheOptions(opts) });
   }
   if (!opts.wait) {
     if (opts.json) console.log(JSON.stringify(launchJson(launched)));

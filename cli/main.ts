@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SpecError } from '../domain/pipeline-spec';
 import { ApiRequestError, MlfleetApi } from './api-client';
 import { demoCommand } from './demo';
-import { launchCommand } from './launch';
+import { launchCommand, type LaunchOptions } from './launch';
 import { scheduleCommand } from './schedule';
 import { pipelineCommand } from './pipeline';
 import { launchJson, renderRunTree } from './render';
@@ -36,8 +36,12 @@ program
   .option('-p, --param <stage.key=value>', 'override a stage param (repeatable)', collect, [])
   .option('-w, --wait', 'follow stage progress until the launch ends; exit non-zero unless it FINISHED', false)
   .option('--json', 'print the launch as JSON', false)
+  .option('--no-cache', 'run every stage, taking no memoized result (new results are still recorded)')
+  .option('--refresh <stage>', 'run this stage even if a memoized result exists (repeatable)', collect, [])
+  .option('--from <stage>', 're-execute from this stage (with --reuse): it and its descendants run')
+  .option('--reuse <launch-id>', "the earlier launch whose outputs of the stages upstream of --from are taken")
   .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
-  .action(async (file: string | undefined, opts: { param: string[]; wait: boolean; json: boolean; url: string; pipeline?: string }) => {
+  .action(async (file: string | undefined, opts: LaunchOptions) => {
     process.exitCode = await launchCommand(file, opts);
   });
 
@@ -48,7 +52,7 @@ program
   .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
   .action(async (launchId: string, opts: { json: boolean; url: string }) => {
     const progress = await new MlfleetApi(opts.url).getLaunch(launchId);
-    console.log(opts.json ? JSON.stringify(launchJson(progress)) : renderRunTree(progress));
+    console.log(opts.json ? JSON.stringify(launchJson(progress)) : renderRunTree(progress, { digests: true }));
   });
 
 program

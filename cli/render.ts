@@ -7,17 +7,33 @@ const duration = (stage: StageProgress): string => {
 };
 
 /** The run tree: the launch run, then one line per stage run. */
-export function renderRunTree(progress: LaunchProgress): string {
-  const rows = progress.stages.map((s) => [s.name, s.status, duration(s), s.run_id || '-']);
-  const header = ['STAGE', 'STATUS', 'DURATION', 'RUN ID'];
+export function renderRunTree(progress: LaunchProgress, opts: { digests?: boolean } = {}): string {
+  const rows = progress.stages.map((s) => [s.name, s.status, duration(s), s.run_id || '-', source(s)]);
+  const header = ['STAGE', 'STATUS', 'DURATION', 'RUN ID', 'SOURCE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
   return [
     `launch ${progress.launch_id}  ${progress.status}  run ${progress.run_id}  experiment ${progress.experiment_id ?? '-'}`,
     line(header),
     ...rows.map(line),
+    ...(opts.digests ? inputDigestLines(progress) : []),
     ...(progress.error ? [`  error: ${progress.error}`] : []),
   ].join('\n');
+}
+
+/** ran, cached (from which run) or reused (from which run); '-' for a stage that has no result yet. */
+function source(stage: StageProgress): string {
+  if (stage.source === 'cached') return `cached from ${stage.cached_from ?? '?'}`;
+  if (stage.source === 'reused') return `reused from ${stage.reused_from ?? '?'}`;
+  return stage.source ?? '-';
+}
+
+/** The snapshot and output digests each stage read. */
+function inputDigestLines(progress: LaunchProgress): string[] {
+  const lines = progress.stages.flatMap((s) =>
+    Object.entries(s.input_digests ?? {}).map(([input, digest]) => `  ${s.name}.${input}  ${digest}`),
+  );
+  return lines.length > 0 ? ['', '  INPUT DIGESTS', ...lines] : [];
 }
 
 /** One line per stage whose status changed since `previous`, for live progress. */
@@ -34,7 +50,15 @@ export const launchJson = (p: LaunchProgress): object => ({
   experiment_id: p.experiment_id,
   run_id: p.run_id,
   status: p.status,
-  stages: p.stages.map((s) => ({ name: s.name, run_id: s.run_id, status: s.status })),
+  stages: p.stages.map((s) => ({
+    name: s.name,
+    run_id: s.run_id,
+    status: s.status,
+    ...(s.source !== undefined && { source: s.source }),
+    ...(s.cached_from !== undefined && { cached_from: s.cached_from }),
+    ...(s.reused_from !== undefined && { reused_from: s.reused_from }),
+    ...(s.input_digests !== undefined && { input_digests: s.input_digests }),
+  })),
 });
 
 /** A stage's own metrics (not mlfleet's bookkeeping), for a one-line summary. */

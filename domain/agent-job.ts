@@ -1,6 +1,20 @@
 import { z } from 'zod';
 import { ParamValue } from './launch';
 
+/**
+ * One input of a job: an upstream stage's output (immutable, read as is), or data pinned to a
+ * snapshot manifest, which the agent materializes exactly (by S3 version or from the
+ * content-addressed store `cas`), whatever the source holds now.
+ */
+export const AgentInput = z
+  .object({
+    uri: z.string(),
+    manifest: z.string().optional(),
+    cas: z.string().optional(),
+  })
+  .strict();
+export type AgentInput = z.infer<typeof AgentInput>;
+
 /** What the agent is told to do: the stage agent contract of DESIGN.md, as one JSON document. */
 export const AgentJob = z
   .object({
@@ -8,8 +22,8 @@ export const AgentJob = z
     command: z.string().min(1),
     params: z.record(z.string(), ParamValue),
     codeBundleUri: z.string().optional(),
-    /** Input name → URI of the object or prefix to materialize. */
-    inputs: z.record(z.string(), z.string()),
+    /** Input name → where to materialize it from. */
+    inputs: z.record(z.string(), AgentInput),
     /** Output name → path relative to the working directory. */
     outputs: z.record(z.string(), z.string()),
     /** Prefix the outputs are uploaded under, one sub-prefix per output name. */
@@ -27,6 +41,8 @@ export const AgentStatus = z.object({
   started_at: z.number(),
   ended_at: z.number(),
   outputs: z.record(z.string(), z.string()),
+  /** Output name → digest of its files (sha256 of the canonical JSON of their paths, sizes and hashes). */
+  output_digests: z.record(z.string(), z.string()).optional(),
   /** Set when the agent itself failed (bad bundle, missing output), not just the command. */
   error: z.string().optional(),
   signal: z.string().optional(),

@@ -1,8 +1,8 @@
-import { parseInputRef } from './input-ref';
+import { type InputSpec, inputValue, parseInputRef } from './input-ref';
 import type { PipelineSpec } from './pipeline-spec';
 
 /** Just what the DAG functions read, so they also work on a spec that is still being validated. */
-type StagesOnly = { stages: Record<string, { inputs?: Record<string, string> | undefined }> };
+type StagesOnly = { stages: Record<string, { inputs?: Record<string, InputSpec> | undefined }> };
 
 /**
  * Upstream stages of every stage (from its input references), deduplicated, in the order the
@@ -14,7 +14,7 @@ export function stageDependencies(spec: StagesOnly | PipelineSpec): Record<strin
   for (const [name, stage] of Object.entries(spec.stages)) {
     const upstream: string[] = [];
     for (const value of Object.values(stage.inputs ?? {})) {
-      const ref = parseInputRef(value);
+      const ref = parseInputRef(inputValue(value));
       if (ref?.kind !== 'upstream' || ref.stage === name) continue;
       if (!Object.prototype.hasOwnProperty.call(spec.stages, ref.stage)) continue;
       if (!upstream.includes(ref.stage)) upstream.push(ref.stage);

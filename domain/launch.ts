@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { stageDependencies } from './dag';
 import { applyParamOverrides } from './params';
 import { formatSpecIssues, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
 
@@ -18,6 +19,9 @@ export const PipelineRef = z
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}@[1-9][0-9]{0,8}$/, 'expected <pipeline name>@<version number>, e.g. churn@3');
 export type PipelineRef = z.infer<typeof PipelineRef>;
 
+/** Launch ids: hex from the CLI and API, `sched-<name>-<time>` for scheduled launches. */
+export const LaunchId = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'invalid launch id');
+
 export const LaunchTrigger = z.enum(['cli', 'api', 'schedule', 'temporal']);
 export type LaunchTrigger = z.infer<typeof LaunchTrigger>;
 
@@ -35,11 +39,22 @@ export const LaunchInput = z
     params: z.record(z.string(), ParamValue).optional(),
     code: CodeSource.optional(),
     trigger: LaunchTrigger.optional(),
+    /** Run every stage, reading no memoized result (results are still recorded for later launches). */
+    no_cache: z.boolean().optional(),
+    /** Stages to run again even when a memoized result exists; their new results replace the old. */
+    refresh: z.array(z.string().min(1)).optional(),
+    /** Re-execute from this stage: it and its descendants run, on `reuse`'s outputs of every stage upstream of it. */
+    from: z.string().min(1).optional(),
+    /** The earlier launch whose upstream outputs a `from` launch takes. */
+    reuse: LaunchId.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
     if ((input.spec === undefined) === (input.pipeline === undefined)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of spec or pipeline' });
+    }
+    if ((input.from === undefined) !== (input.reuse === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [input.from === undefined ? 'from' : 'reuse'], message: 'from and reuse go together' });
     }
   });
 export type LaunchInput = z.infer<typeof LaunchInput>;
@@ -53,8 +68,37 @@ export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec?: Pip
   // Problems with the input itself (not its spec) are named `input: …`.
   if (!parsed.success) throw new SpecError(formatSpecIssues(parsed.error, [], raw, 'input'));
   const { spec, params } = parsed.data;
-  // A registered pipeline's overrides are checked once its spec is resolved.
-  return spec ? { input: parsed.data, spec: applyParamOverrides(spec, params ?? {}) } : { input: parsed.data };
+  // A registered pipeline's overrides and stage names are checked once its spec is resolved.
+  if (!spec) return { input: parsed.data };
+  checkStageOptions(spec, parsed.data);
+  return { input: parsed.data, spec: applyParamOverrides(spec, params ?? {}) };
+}
+
+/** `refresh` and `from` must name stages of the spec. Throws SpecError. */
+export function checkStageOptions(spec: PipelineSpec, input: Pick<LaunchInput, 'refresh' | 'from'>): void {
+  const known = (name: string): boolean => Object.prototype.hasOwnProperty.call(spec.stages, name);
+  const problems: string[] = [];
+  (input.refresh ?? []).forEach((name, i) => {
+    if (!known(name)) problems.push(`input.refresh[${i}]: unknown stage '${name}'`);
+  });
+  if (input.from !== undefined && !known(input.from)) problems.push(`input.from: unknown stage '${input.from}'`);
+  if (problems.length > 0) throw new SpecError(problems);
+}
+
+/** Every stage upstream of `stage` (its ancestors), in no particular order. */
+export function upstreamStages(spec: PipelineSpec, stage: string): string[] {
+  const deps = stageDependencies(spec);
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    for (const up of deps[name] ?? []) {
+      if (!seen.has(up)) {
+        seen.add(up);
+        visit(up);
+      }
+    }
+  };
+  visit(stage);
+  return [...seen];
 }
 
 /** MLflow run statuses, which launches and stages share. */
@@ -65,6 +109,10 @@ export type RunStatus = z.infer<typeof RunStatus>;
 export const StageStatus = z.enum(['PENDING', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'SKIPPED']);
 export type StageStatus = z.infer<typeof StageStatus>;
 
+/** Where a stage's result came from in a launch. */
+export const StageSource = z.enum(['ran', 'cached', 'reused']);
+export type StageSource = z.infer<typeof StageSource>;
+
 export const StageProgress = z.object({
   name: z.string(),
   run_id: z.string(),
@@ -74,6 +122,13 @@ export const StageProgress = z.object({
   duration_s: z.number().optional(),
   exit_code: z.number().optional(),
   error: z.string().optional(),
+  /** ran, cached (a memoized result of `cached_from`) or reused (a `from` launch took `reused_from`'s result). */
+  source: StageSource.optional(),
+  cached_from: z.string().optional(),
+  reused_from: z.string().optional(),
+  cache_key: z.string().optional(),
+  /** Input name → the snapshot or output digest the stage read. */
+  input_digests: z.record(z.string(), z.string()).optional(),
 });
 export type StageProgress = z.infer<typeof StageProgress>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { findCycles, stageDependencies } from './dag';
-import { parseInputRef } from './input-ref';
+import { inputValue, parseInputRef } from './input-ref';
 import { templateReferences, unsupportedSubstitution } from './template';
 
 /** Stage, input, output and param names: safe in paths, MLflow tags and `${...}` references. */
@@ -75,6 +75,12 @@ export const specErrorMap: z.core.$ZodErrorMap = (issue) => {
       // The key schema's own message (e.g. "invalid name ...") says more than "invalid key".
       return issue.issues[0]?.message;
     case 'invalid_union': {
+      // One alternative took the input's type and rejected something inside it: that is the problem.
+      const relevant = issue.errors.filter((branch) => !(branch.length === 1 && branch[0]?.code === 'invalid_type' && branch[0].path.length === 0));
+      if (relevant.length === 1) {
+        const inner = relevant[0]?.[0];
+        if (inner) return inner.path.length > 0 ? `${formatIssuePath(inner.path, '')}: ${inner.message}` : inner.message;
+      }
       // Every alternative rejected the type: name them all, as one would in prose.
       const expected = issue.errors.map((branch) =>
         branch.length === 1 && branch[0]?.code === 'invalid_type' ? branch[0].expected : undefined,
@@ -145,9 +151,20 @@ function normalizePath(path: string): string {
     .join('/');
 }
 
-const InputValue = z.string(E).refine((value) => parseInputRef(value) !== undefined, {
+const InputRefString = z.string(E).refine((value) => parseInputRef(value) !== undefined, {
   error: 'expected stages.<stage>.outputs.<name> or an s3:// or file:// URI',
 });
+
+/** A data URI with options: `copy` pins a bucket without versioning by copying its objects. */
+const InputOptions = z.strictObject(
+  {
+    uri: z.string(E).refine((value) => parseInputRef(value)?.kind === 'uri', { error: 'expected an s3:// or file:// URI' }),
+    copy: z.boolean(E).optional(),
+  },
+  E,
+);
+
+const InputValue = z.union([InputRefString, InputOptions], E);
 
 const ParamValue = z.union([z.string(E), z.number(E), z.boolean(E)], E);
 
@@ -235,7 +252,7 @@ function semanticIssues(spec: { stages: Record<string, StageSpec> }): Issue[] {
   const stages = spec.stages;
   for (const [name, stage] of Object.entries(stages)) {
     for (const [input, value] of Object.entries(stage.inputs ?? {})) {
-      const ref = parseInputRef(value);
+      const ref = parseInputRef(inputValue(value));
       if (ref?.kind !== 'upstream') continue;
       const path = ['stages', name, 'inputs', input];
       if (ref.stage === name) {

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -8,6 +7,7 @@ import { promisify } from 'node:util';
 import * as tar from 'tar';
 import { canonicalJson } from '../domain/canonical-json';
 import { joinUri, type ObjectStore } from './object-store';
+import { sha256File } from './snapshots';
 
 const execFileAsync = promisify(execFile);
 
@@ -175,12 +175,6 @@ export async function extractUploadedArchive(archive: string, destDir: string): 
 export async function unpackCodeBundle(archivePath: string, destDir: string): Promise<void> {
   await mkdir(destDir, { recursive: true });
   await tar.extract({ file: archivePath, cwd: destDir, strict: true });
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function git(dir: string, args: string[]): Promise<string> {

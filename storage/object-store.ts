@@ -9,7 +9,28 @@ export interface ObjectStore {
   /** Copies the object or prefix at `uri` to `localPath`. */
   download(uri: string, localPath: string): Promise<void>;
   exists(uri: string): Promise<boolean>;
+  /**
+   * What `uri` holds now, page by page: the one object it names (path '') or every object under it
+   * (paths relative to it), each with its current version where the store keeps versions.
+   */
+  listCurrent(uri: string): AsyncGenerator<StoredObject[]>;
+  /** Copies one version of the object at `uri` to `localPath`. */
+  downloadVersion(uri: string, versionId: string, localPath: string): Promise<void>;
+  /** Whether the store keeps every version of the objects at `uri` (an S3 bucket with versioning on). */
+  keepsVersions(uri: string): Promise<boolean>;
 }
+
+/** One object as listed: its path relative to the listed URI, and its version where there is one. */
+export interface StoredObject {
+  path: string;
+  size: number;
+  versionId?: string;
+  etag?: string;
+}
+
+/** The URI of `path` (relative, '/'-separated, '' for the URI itself) under `base`, each segment encoded. */
+export const uriUnder = (base: string, path: string): string =>
+  path === '' ? base : joinUri(base, ...path.split('/').map((segment) => encodeURIComponent(segment)));
 
 export class UnsupportedUriError extends Error {
   constructor(uri: string) {

@@ -3,8 +3,16 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { type ObjectStore, UnsupportedUriError } from './object-store';
+import {
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { type ObjectStore, type StoredObject, UnsupportedUriError } from './object-store';
 
 export interface S3Location {
   bucket: string;
@@ -56,8 +64,8 @@ export async function putFile(client: S3Client, bucket: string, key: string, loc
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(localPath), ContentLength: size }));
 }
 
-async function getFile(client: S3Client, bucket: string, key: string, localPath: string): Promise<void> {
-  const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+async function getFile(client: S3Client, bucket: string, key: string, localPath: string, versionId?: string): Promise<void> {
+  const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
   await mkdir(dirname(localPath), { recursive: true });
   await pipeline(object.Body as Readable, createWriteStream(localPath));
 }
@@ -107,4 +115,60 @@ export class S3Store implements ObjectStore {
     }
     return hasObjectsUnder(this.client, bucket, `${base}/`);
   }
+
+  /** The object `uri` names, else every object under `uri/`; with versioning, each at its latest version (deleted ones left out). */
+  async *listCurrent(uri: string): AsyncGenerator<StoredObject[]> {
+    const { bucket, key } = parseS3Uri(uri);
+    const versioned = await this.keepsVersions(uri);
+    if (key !== '' && !key.endsWith('/')) {
+      try {
+        const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        yield [{ path: '', size: head.ContentLength ?? 0, ...stored(versioned ? head.VersionId : undefined, head.ETag) }];
+        return;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+    const relative = (objectKey: string): string => objectKey.slice(prefix.length);
+    if (!versioned) {
+      let token: string | undefined;
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        const objects = (page.Contents ?? []).filter((o) => o.Key !== undefined && !o.Key.endsWith('/'));
+        yield objects.map((o) => ({ path: relative(o.Key as string), size: o.Size ?? 0, ...stored(undefined, o.ETag) }));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return;
+    }
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+      );
+      // Delete markers are not Versions, so a deleted object has no latest version here.
+      const latest = (page.Versions ?? []).filter((v) => v.IsLatest && v.Key !== undefined && !v.Key.endsWith('/'));
+      yield latest.map((v) => ({ path: relative(v.Key as string), size: v.Size ?? 0, ...stored(v.VersionId, v.ETag) }));
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      versionIdMarker = page.NextVersionIdMarker;
+    }
+  }
+
+  async downloadVersion(uri: string, versionId: string, localPath: string): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    await getFile(this.client, bucket, key, localPath, versionId);
+  }
+
+  async keepsVersions(uri: string): Promise<boolean> {
+    const { bucket } = parseS3Uri(uri);
+    const { Status } = await this.client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+    return Status === 'Enabled';
+  }
 }
+
+const stored = (versionId: string | undefined, etag: string | undefined): Pick<StoredObject, 'versionId' | 'etag'> => ({
+  ...(versionId && versionId !== 'null' ? { versionId } : {}),
+  ...(etag ? { etag: etag.replace(/"/g, '') } : {}),
+});

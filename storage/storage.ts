@@ -31,6 +31,9 @@ export function createStorage(deps: { s3Client?: S3Client } = {}): Storage {
       upload: async (localPath, uri) => storeFor(uri).upload(localPath, uri),
       download: async (uri, localPath) => storeFor(uri).download(uri, localPath),
       exists: async (uri) => storeFor(uri).exists(uri),
+      listCurrent: (uri) => storeFor(uri).listCurrent(uri),
+      downloadVersion: async (uri, versionId, localPath) => storeFor(uri).downloadVersion(uri, versionId, localPath),
+      keepsVersions: async (uri) => storeFor(uri).keepsVersions(uri),
     },
     artifactsAt: (rootUri) => {
       if (rootUri.startsWith('file://')) return new FileArtifactRepository(rootUri);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LaunchTrigger, RunStatus, StageStatus, type LaunchProgress, type StageProgress } from '../domain/launch';
+import { LaunchTrigger, RunStatus, StageSource, StageStatus, type LaunchProgress, type StageProgress } from '../domain/launch';
 import type { Queryable } from './pool';
 
 const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['FINISHED', 'FAILED', 'KILLED'];
@@ -24,6 +24,9 @@ export interface Launch {
   stageNames: string[];
   params: Record<string, unknown>;
   codeDigest?: string;
+  /** A re-execution: the stage it started from and the launch whose upstream results it took. */
+  fromStage?: string;
+  reusedLaunch?: string;
   createdAt: number;
   endedAt?: number;
   error?: string;
@@ -41,6 +44,14 @@ export interface StageRun {
   error?: string;
   /** Output name → URI. */
   outputs: Record<string, string>;
+  /** Output name → digest of its files. */
+  outputDigests: Record<string, string>;
+  /** Whether the stage ran, took a memoized result (of sourceRunId) or reused an earlier launch's (sourceRunId). */
+  source: StageSource;
+  sourceRunId?: string;
+  cacheKey?: string;
+  /** Input name → the snapshot or output digest the stage read. */
+  inputDigests: Record<string, string>;
   attempts: number;
 }
 
@@ -65,7 +76,8 @@ export type InsertLaunchInput = Omit<Launch, 'status' | 'stageNames' | 'params' 
   Partial<Pick<Launch, 'status' | 'stageNames' | 'params'>>;
 
 /** A stage run's new state; fields left out keep their stored values. */
-export type UpsertStageRunInput = Omit<StageRun, 'outputs' | 'attempts'> & Partial<Pick<StageRun, 'outputs'>>;
+export type UpsertStageRunInput = Omit<StageRun, 'outputs' | 'outputDigests' | 'inputDigests' | 'source' | 'attempts'> &
+  Partial<Pick<StageRun, 'outputs' | 'outputDigests' | 'inputDigests' | 'source'>>;
 
 /** An attempt as recorded: the stored row itself, keyed by launch, stage and attempt number. */
 export type RecordStageAttemptInput = StageAttempt;
@@ -88,6 +100,8 @@ const LaunchRow = z.object({
   stage_names: z.array(z.string()),
   params: z.record(z.string(), z.unknown()),
   code_digest: z.string().nullable(),
+  from_stage: z.string().nullable(),
+  reused_launch: z.string().nullable(),
   created_at: z.number(),
   ended_at: z.number().nullable(),
   error: z.string().nullable(),
@@ -104,6 +118,11 @@ const StageRunRow = z.object({
   exit_code: z.number().int().nullable(),
   error: z.string().nullable(),
   outputs: z.record(z.string(), z.string()),
+  output_digests: z.record(z.string(), z.string()),
+  source: StageSource,
+  source_run_id: z.string().nullable(),
+  cache_key: z.string().nullable(),
+  input_digests: z.record(z.string(), z.string()),
   attempts: z.number().int(),
 });
 
@@ -140,6 +159,8 @@ function toLaunch(raw: unknown): Launch {
     stageNames: row.stage_names,
     params: row.params,
     ...opt('codeDigest', row.code_digest),
+    ...opt('fromStage', row.from_stage),
+    ...opt('reusedLaunch', row.reused_launch),
     createdAt: row.created_at,
     ...opt('endedAt', row.ended_at),
     ...opt('error', row.error),
@@ -159,6 +180,11 @@ function toStageRun(raw: unknown): StageRun {
     ...opt('exitCode', row.exit_code),
     ...opt('error', row.error),
     outputs: row.outputs,
+    outputDigests: row.output_digests,
+    source: row.source,
+    ...opt('sourceRunId', row.source_run_id),
+    ...opt('cacheKey', row.cache_key),
+    inputDigests: row.input_digests,
     attempts: row.attempts,
   };
 }
@@ -197,8 +223,8 @@ export function stageNamesOf(spec: unknown): string[] {
 export async function insertLaunch(db: Queryable, input: InsertLaunchInput): Promise<Launch> {
   const { rows } = await db.query(
     `INSERT INTO launches AS l (launch_id, workflow_id, experiment_id, run_id, status, trigger, spec, stage_names,
-                                params, code_digest, created_at)
-     VALUES ($1, $2, $3::bigint, $4, $5, $6, $7::jsonb, $8::text[], $9::jsonb, $10, $11)
+                                params, code_digest, created_at, from_stage, reused_launch)
+     VALUES ($1, $2, $3::bigint, $4, $5, $6, $7::jsonb, $8::text[], $9::jsonb, $10, $11, $12, $13)
      ON CONFLICT (launch_id) DO UPDATE SET run_id = COALESCE(l.run_id, EXCLUDED.run_id)
      RETURNING *`,
     [
@@ -214,6 +240,8 @@ export async function insertLaunch(db: Queryable, input: InsertLaunchInput): Pro
       JSON.stringify(input.params ?? {}),
       input.codeDigest ?? null,
       input.createdAt,
+      input.fromStage ?? null,
+      input.reusedLaunch ?? null,
     ],
   );
   return toLaunch(rows[0]);
@@ -253,8 +281,9 @@ export async function setLaunchStatus(
 export async function upsertStageRun(db: Queryable, input: UpsertStageRunInput): Promise<StageRun> {
   const { rows } = await db.query(
     `INSERT INTO stage_runs AS s (launch_id, stage, run_id, workflow_id, status, started_at, ended_at, exit_code,
-                                  error, outputs)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::jsonb, '{}'::jsonb))
+                                  error, outputs, output_digests, source, source_run_id, cache_key, input_digests)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::jsonb, '{}'::jsonb), COALESCE($12::jsonb, '{}'::jsonb),
+             COALESCE($13, 'ran'), $14, $15, COALESCE($16::jsonb, '{}'::jsonb))
      ON CONFLICT (launch_id, stage) DO UPDATE SET
        status = CASE
          WHEN s.status = ANY($11::text[]) THEN s.status
@@ -271,7 +300,13 @@ export async function upsertStageRun(db: Queryable, input: UpsertStageRunInput):
                     ELSE COALESCE(EXCLUDED.error, s.error) END,
        -- $10 rather than EXCLUDED: "no outputs given" must not read as "outputs are now empty".
        outputs = CASE WHEN s.status = ANY($11::text[]) AND s.outputs <> '{}'::jsonb THEN s.outputs
-                      ELSE COALESCE($10::jsonb, s.outputs) END
+                      ELSE COALESCE($10::jsonb, s.outputs) END,
+       output_digests = CASE WHEN s.status = ANY($11::text[]) AND s.output_digests <> '{}'::jsonb THEN s.output_digests
+                             ELSE COALESCE($12::jsonb, s.output_digests) END,
+       source = CASE WHEN s.status = ANY($11::text[]) THEN s.source ELSE COALESCE($13, s.source) END,
+       source_run_id = COALESCE(s.source_run_id, $14),
+       cache_key = COALESCE(s.cache_key, $15),
+       input_digests = CASE WHEN s.input_digests <> '{}'::jsonb THEN s.input_digests ELSE COALESCE($16::jsonb, s.input_digests) END
      RETURNING *`,
     [
       input.launchId,
@@ -285,6 +320,11 @@ export async function upsertStageRun(db: Queryable, input: UpsertStageRunInput):
       input.error ?? null,
       input.outputs === undefined ? null : JSON.stringify(input.outputs),
       TERMINAL_STAGE_STATUSES,
+      input.outputDigests === undefined ? null : JSON.stringify(input.outputDigests),
+      input.source ?? null,
+      input.sourceRunId ?? null,
+      input.cacheKey ?? null,
+      input.inputDigests === undefined ? null : JSON.stringify(input.inputDigests),
     ],
   );
   return toStageRun(rows[0]);
@@ -404,6 +444,11 @@ export async function getLaunchProgress(db: Queryable, launchId: string): Promis
       ...(duration !== undefined && { duration_s: duration }),
       ...(run.exitCode !== undefined && { exit_code: run.exitCode }),
       ...(run.error !== undefined && { error: run.error }),
+      // Whether it ran or took a stored result is known once it ended.
+      ...(TERMINAL_STAGE_STATUSES.includes(run.status) && run.status !== 'SKIPPED' && { source: run.source }),
+      ...(run.sourceRunId !== undefined && (run.source === 'reused' ? { reused_from: run.sourceRunId } : { cached_from: run.sourceRunId })),
+      ...(run.cacheKey !== undefined && { cache_key: run.cacheKey }),
+      ...(Object.keys(run.inputDigests).length > 0 && { input_digests: run.inputDigests }),
     };
   });
 

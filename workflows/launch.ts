@@ -14,12 +14,22 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { StageInputRef, StageOutputs } from '../activities/memo';
 import { stageDependencies, topologicalOrder } from '../domain/dag';
-import { parseInputRef } from '../domain/input-ref';
-import { type CodeSource, type LaunchInput, type LaunchProgress, parseLaunchInput, type StageProgress } from '../domain/launch';
+import { copiesInput, type InputSpec, inputValue, parseInputRef } from '../domain/input-ref';
+import {
+  checkStageOptions,
+  type CodeSource,
+  type LaunchInput,
+  type LaunchProgress,
+  parseLaunchInput,
+  type StageProgress,
+  upstreamStages,
+} from '../domain/launch';
 import { applyParamOverrides } from '../domain/params';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
 import { launchProgressQuery } from './definitions';
+import { failureMessage } from './failure-message';
 import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
 import {
   MlfleetExperiment,
@@ -29,7 +39,7 @@ import {
   TemporalScheduledById,
   TemporalScheduledStartTime,
 } from './search-attributes';
-import { type StageResult, stageRun } from './stage';
+import { type StageCachePolicy, type StageResult, stageRun } from './stage';
 
 const tracking = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -67,6 +77,10 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     title = spec.experiment;
     const order = topologicalOrder(spec);
     const deps = stageDependencies(spec);
+    // A re-execution takes every stage upstream of `from` from the earlier launch, checked before anything starts.
+    const reusedStages = input.from ? upstreamStages(spec, input.from) : [];
+    const reused: Record<string, StageOutputs> =
+      input.from && input.reuse ? await tracking.resolveReuse({ launchId: input.reuse, stages: reusedStages }) : {};
     // Listed as the spec lists them, as the database does once the launch is over.
     progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' }));
     upsertSearchAttributes([
@@ -85,9 +99,55 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       ...(code ? { code } : {}),
       ...(input.pipeline ? { pipeline: input.pipeline } : {}),
       ...(schedule ? { schedule } : {}),
+      ...(input.from && input.reuse ? { from: input.from, reuse: input.reuse } : {}),
       trigger,
     });
     progress.experiment_id = launch.experimentId;
+
+    /** --no-cache, --refresh and a re-execution's `from` stage and descendants run and replace what is memoized. */
+    const cachePolicy = (name: string): StageCachePolicy => {
+      if (spec.stages[name]?.cache?.enabled === false) return { lookup: false, register: 'never' };
+      const rerun =
+        input.no_cache === true ||
+        (input.refresh ?? []).includes(name) ||
+        (input.from !== undefined && (name === input.from || upstreamStages(spec, name).includes(input.from)));
+      return rerun ? { lookup: false, register: 'replace' } : { lookup: true, register: 'first' };
+    };
+
+    /** A stage a re-execution takes from the earlier launch: a FINISHED child run that names the run it reused. */
+    const recordReusedStage = async (name: string, current: StageProgress, earlier: StageOutputs): Promise<StageResult> => {
+      const now = Date.now();
+      await tracking.startStageRun({
+        launchId,
+        stage: name,
+        runId: current.run_id,
+        parentRunId: progress.run_id,
+        experimentId: launch.experimentId,
+        workflowId: info.workflowId,
+        params: spec.stages[name]?.params ?? {},
+      });
+      await tracking.finishStageRun({
+        launchId,
+        stage: name,
+        runId: current.run_id,
+        status: 'FINISHED',
+        source: 'reused',
+        sourceRunId: earlier.runId,
+        outputs: earlier.outputs,
+        outputDigests: earlier.outputDigests,
+      });
+      Object.assign(current, { status: 'FINISHED', source: 'reused', reused_from: earlier.runId, started_at: now, ended_at: Date.now(), duration_s: 0 });
+      return {
+        status: 'FINISHED',
+        exit_code: 0,
+        outputs: earlier.outputs,
+        output_digests: earlier.outputDigests,
+        started_at: now,
+        ended_at: now,
+        source: 'reused',
+        input_digests: {},
+      };
+    };
 
     const results: Record<string, Promise<StageResult>> = {};
     let firstFailure: unknown;
@@ -97,9 +157,18 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
         const stage = spec.stages[name]!;
         const current = stageProgress(name);
         let started = false;
+        const earlier = reused[name];
+        if (earlier) {
+          results[name] = recordReusedStage(name, current, earlier);
+          void results[name].then(
+            () => showDetails(title, progress),
+            () => undefined,
+          );
+          continue;
+        }
         results[name] = (async () => {
           const upstream = await Promise.all((deps[name] ?? []).map((d) => results[d]!));
-          const upstreamOutputs = Object.fromEntries((deps[name] ?? []).map((d, i) => [d, upstream[i]!.outputs]));
+          const upstreamResults = Object.fromEntries((deps[name] ?? []).map((d, i) => [d, upstream[i]!]));
           const child = await startChild(stageRun, {
             workflowId: stageWorkflowId(launchId, name),
             args: [
@@ -113,8 +182,12 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 params: stage.params ?? {},
                 env: stage.env ?? {},
                 ...(launch.codeBundleUri ? { codeBundleUri: launch.codeBundleUri } : {}),
-                inputs: resolveInputs(stage.inputs ?? {}, upstreamOutputs),
+                inputs: resolveInputs(stage.inputs ?? {}, upstreamResults),
                 outputs: stage.outputs ?? {},
+                ...(stage.image !== undefined ? { image: stage.image } : {}),
+                ...(launch.stageCodeDigests?.[name] ?? launch.codeDigest ? { codeDigest: launch.stageCodeDigests?.[name] ?? launch.codeDigest } : {}),
+                ...(stage.cache?.version !== undefined ? { cacheVersion: stage.cache.version } : {}),
+                cache: cachePolicy(name),
               },
             ],
             // A cancelled launch lets each stage tear down its process (never TERMINATE, which skips that).
@@ -136,7 +209,15 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
         })();
         void results[name].then(
           (result) => {
-            Object.assign(current, { status: 'FINISHED', exit_code: result.exit_code, ended_at: Date.now() });
+            Object.assign(current, {
+              status: 'FINISHED',
+              exit_code: result.exit_code,
+              ended_at: Date.now(),
+              source: result.source,
+              input_digests: result.input_digests,
+              ...(result.cache_key !== undefined ? { cache_key: result.cache_key } : {}),
+              ...(result.cached_from !== undefined ? { cached_from: result.cached_from } : {}),
+            });
             current.duration_s = (result.ended_at - result.started_at) / 1000;
             showDetails(title, progress);
           },
@@ -205,6 +286,7 @@ async function resolvePipeline(input: LaunchInput): Promise<{ spec: PipelineSpec
   let spec: PipelineSpec;
   try {
     spec = applyParamOverrides(parsePipelineSpec(resolved.spec), input.params ?? {});
+    checkStageOptions(spec, input);
   } catch (err) {
     if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');
     throw err;
@@ -229,21 +311,20 @@ function showDetails(title: string, progress: LaunchProgress): void {
   );
 }
 
-function resolveInputs(inputs: Record<string, string>, upstreamOutputs: Record<string, Record<string, string>>): Record<string, string> {
+/** Upstream references become the upstream stage's output URI and digest; data URIs are pinned by the stage. */
+function resolveInputs(inputs: Record<string, InputSpec>, upstream: Record<string, StageResult>): Record<string, StageInputRef> {
   return Object.fromEntries(
-    Object.entries(inputs).map(([name, value]) => {
+    Object.entries(inputs).map(([name, spec]): [string, StageInputRef] => {
+      const value = inputValue(spec);
       const ref = parseInputRef(value);
-      if (ref?.kind === 'upstream') return [name, upstreamOutputs[ref.stage]![ref.output]!];
-      return [name, value];
+      if (ref?.kind === 'upstream') {
+        const result = upstream[ref.stage]!;
+        const digest = result.output_digests?.[ref.output];
+        return [name, { uri: result.outputs[ref.output]!, ...(digest !== undefined ? { digest } : {}) }];
+      }
+      return [name, { uri: value, ...(copiesInput(spec) ? { copy: true } : {}) }];
     }),
   );
 }
 
 const newRunId = (): string => uuid4().replace(/-/g, '');
-
-/** The innermost message of a Temporal failure chain: "stage 'train' failed: …", not "Child Workflow execution failed". */
-function failureMessage(err: unknown): string {
-  let current: unknown = err;
-  while (current instanceof Error && current.cause instanceof Error && !(current instanceof ApplicationFailure)) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
-}

@@ -3,28 +3,66 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunStageInput } from '../activities/compute';
+import type { PreparedInput, StageInputRef } from '../activities/memo';
 import type { AgentStatus } from '../domain/agent-job';
-import type { StageStatus } from '../domain/launch';
+import type { CacheKeyMaterial } from '../domain/cache-key';
+import type { StageSource, StageStatus } from '../domain/launch';
+import { failureMessage } from './failure-message';
+
+/**
+ * How a stage uses the memo: `lookup` takes an earlier result with the same key instead of running;
+ * `register` records this run's result for later launches (`replace` swaps out an existing one,
+ * as --refresh, --no-cache and re-executions do; `never` for a stage with `cache: {enabled: false}`).
+ */
+export interface StageCachePolicy {
+  lookup: boolean;
+  register: 'never' | 'first' | 'replace';
+}
 
 /** What the launch hands each stage: the compute activity's input, less what the stage derives. */
-export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri'> & { parentRunId: string };
+export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri' | 'inputs'> & {
+  parentRunId: string;
+  inputs: Record<string, StageInputRef>;
+  image?: string;
+  /** The code digest that enters the cache key (narrowed to the stage's `code:` paths when it has them). */
+  codeDigest?: string;
+  cacheVersion?: number | string;
+  cache: StageCachePolicy;
+};
 
 export interface StageResult {
   status: 'FINISHED';
   exit_code: number;
   outputs: Record<string, string>;
+  output_digests: Record<string, string>;
   started_at: number;
   ended_at: number;
+  source: StageSource;
+  cache_key?: string;
+  /** The run whose memoized result a cached stage took. */
+  cached_from?: string;
+  input_digests: Record<string, string>;
 }
+
+// Stages started before inputs were pinned and results memoized replay without either step.
+const MEMOIZED_STAGES_PATCH = 'memoized-stages';
 
 const tracking = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+// Pinning lists and (in copy mode) copies every object under an input: bounded, heartbeated per page.
+const pinning = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 const compute = proxyActivities<Activities>({
@@ -37,14 +75,19 @@ const compute = proxyActivities<Activities>({
 });
 
 /**
- * One stage of a launch, as a child workflow and an MLflow child run: record the run, run the
- * command through the compute provider, and always tear down and record how it ended.
+ * One stage of a launch, as a child workflow and an MLflow child run: record the run, pin its
+ * inputs, take a memoized result or run the command through the compute provider, and always tear
+ * down and record how it ended.
  */
 export async function stageRun(input: StageRunInput): Promise<StageResult> {
   const key = workflowInfo().workflowId;
   let status: StageStatus = 'FAILED';
   let agent: AgentStatus | undefined;
   let error: string | undefined;
+  let prepared: Record<string, PreparedInput> = {};
+  let cacheKey: string | undefined;
+  let hit: { runId: string; outputs: Record<string, string>; outputDigests: Record<string, string> } | undefined;
+  const startedAt = Date.now();
   try {
     const { artifactUri } = await tracking.startStageRun({
       launchId: input.launchId,
@@ -55,29 +98,99 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
       workflowId: key,
       params: input.params,
     });
-    const { parentRunId: _parent, ...stage } = input;
-    agent = await compute.runStage({ ...stage, key, artifactUri });
-    if (agent.exit_code === 0) status = 'FINISHED';
-    else error = agent.error ?? `command exited with code ${agent.exit_code}`;
+    if (patched(MEMOIZED_STAGES_PATCH)) {
+      prepared = await pinning.prepareStageInputs({ runId: input.runId, experimentId: input.experimentId, inputs: input.inputs });
+      const material: CacheKeyMaterial = {
+        command: input.command,
+        ...(input.image !== undefined ? { image: input.image } : {}),
+        ...(input.codeDigest !== undefined ? { code: input.codeDigest } : {}),
+        params: input.params,
+        inputs: digestsOf(prepared),
+        env: input.env,
+        ...(input.cacheVersion !== undefined ? { version: input.cacheVersion } : {}),
+      };
+      const memo = await tracking.lookupMemo({ experimentId: input.experimentId, runId: input.runId, material, lookup: input.cache.lookup });
+      cacheKey = memo.cacheKey;
+      hit = memo.hit;
+    } else {
+      prepared = Object.fromEntries(Object.entries(input.inputs).map(([name, ref]) => [name, { uri: ref.uri, digest: ref.digest ?? '' }]));
+    }
+    if (hit) {
+      status = 'FINISHED';
+    } else {
+      const { parentRunId: _parent, inputs: _refs, image: _image, codeDigest: _code, cacheVersion: _version, cache: _cache, ...stage } = input;
+      agent = await compute.runStage({ ...stage, inputs: agentInputs(prepared), key, artifactUri });
+      if (agent.exit_code === 0) status = 'FINISHED';
+      else error = agent.error ?? `command exited with code ${agent.exit_code}`;
+    }
   } catch (err) {
     status = isCancellation(err) ? 'KILLED' : 'FAILED';
-    error = err instanceof Error ? err.message : String(err);
+    error = failureMessage(err);
     throw err;
   } finally {
     await CancellationScope.nonCancellable(async () => {
-      await compute.releaseStage({ key });
+      if (!hit) await compute.releaseStage({ key });
       await tracking.finishStageRun({
         launchId: input.launchId,
         stage: input.stage,
         runId: input.runId,
         status: status === 'FINISHED' ? 'FINISHED' : status === 'KILLED' ? 'KILLED' : 'FAILED',
-        ...(agent ? { exitCode: agent.exit_code, outputs: agent.outputs } : {}),
+        ...(agent ? { exitCode: agent.exit_code, outputs: agent.outputs, outputDigests: agent.output_digests ?? {} } : {}),
+        ...(hit ? { source: 'cached' as const, sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests } : {}),
+        ...(cacheKey !== undefined ? { cacheKey } : {}),
+        inputDigests: digestsOf(prepared),
         ...(error !== undefined ? { error } : {}),
       });
     });
   }
+  const inputDigests = digestsOf(prepared);
+  if (hit) {
+    const now = Date.now();
+    return {
+      status: 'FINISHED',
+      exit_code: 0,
+      outputs: hit.outputs,
+      output_digests: hit.outputDigests,
+      started_at: startedAt,
+      ended_at: now,
+      source: 'cached',
+      ...(cacheKey !== undefined ? { cache_key: cacheKey } : {}),
+      cached_from: hit.runId,
+      input_digests: inputDigests,
+    };
+  }
   if (status !== 'FINISHED' || !agent) {
     throw ApplicationFailure.nonRetryable(`stage '${input.stage}' failed: ${error ?? 'unknown error'}`, 'StageFailed');
   }
-  return { status, exit_code: agent.exit_code, outputs: agent.outputs, started_at: agent.started_at, ended_at: agent.ended_at };
+  const outputDigests = agent.output_digests ?? {};
+  // Only a stage that finished registers its result: a failure is never memoized.
+  if (cacheKey !== undefined && input.cache.register !== 'never') {
+    await tracking.registerMemo({
+      experimentId: input.experimentId,
+      cacheKey,
+      stage: input.stage,
+      runId: input.runId,
+      launchId: input.launchId,
+      outputs: agent.outputs,
+      outputDigests,
+      replace: input.cache.register === 'replace',
+    });
+  }
+  return {
+    status,
+    exit_code: agent.exit_code,
+    outputs: agent.outputs,
+    output_digests: outputDigests,
+    started_at: agent.started_at,
+    ended_at: agent.ended_at,
+    source: 'ran',
+    ...(cacheKey !== undefined ? { cache_key: cacheKey } : {}),
+    input_digests: inputDigests,
+  };
 }
+
+const digestsOf = (prepared: Record<string, PreparedInput>): Record<string, string> =>
+  Object.fromEntries(Object.entries(prepared).map(([name, p]) => [name, p.digest]));
+
+const agentInputs = (prepared: Record<string, PreparedInput>): RunStageInput['inputs'] =>
+  Object.fromEntries(Object.entries(prepared).map(([name, { digest: _digest, ...agentInput }]) => [name, agentInput]));

@@ -1,10 +1,11 @@
 import type pg from 'pg';
-import { type LaunchInput, parseLaunchInput } from '../../domain/launch';
+import { checkStageOptions, type LaunchInput, parseLaunchInput, upstreamStages } from '../../domain/launch';
 import { applyParamOverrides } from '../../domain/params';
-import { parsePipelineSpec, SpecError } from '../../domain/pipeline-spec';
+import { parsePipelineSpec, type PipelineSpec, SpecError } from '../../domain/pipeline-spec';
 import { codeBundleUri } from '../../storage/code-bundle';
 import type { ObjectStore } from '../../storage/object-store';
 import { getPipelineVersion } from '../../store/pipelines';
+import { findReusableOutputs } from '../../store/reuse';
 import { MlflowError } from '../mlflow/errors';
 
 export interface LaunchCheckDeps {
@@ -21,7 +22,8 @@ const invalid = (message: string): MlflowError => new MlflowError('INVALID_PARAM
  * and that a named code bundle and pipeline version exist. Any problem is a 400.
  */
 export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Promise<LaunchInput> {
-  const input = parseOr400(() => parseLaunchInput(raw).input);
+  const { input, spec: inlineSpec } = parseOr400(() => parseLaunchInput(raw));
+  let spec: PipelineSpec | undefined = inlineSpec;
   if (input.code && 'dir' in input.code && !input.code.dir.startsWith('/')) {
     throw invalid('code.dir: expected an absolute path the worker can read');
   }
@@ -32,7 +34,16 @@ export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Pro
     const [name, version] = input.pipeline.split('@') as [string, string];
     const registered = await getPipelineVersion(deps.pool, name, Number(version));
     if (!registered) throw invalid(`pipeline: unknown pipeline version '${input.pipeline}'`);
-    parseOr400(() => applyParamOverrides(parsePipelineSpec(registered.spec), input.params ?? {}));
+    spec = parseOr400(() => {
+      const resolved = applyParamOverrides(parsePipelineSpec(registered.spec), input.params ?? {});
+      checkStageOptions(resolved, input);
+      return resolved;
+    });
+  }
+  // A re-execution needs every upstream result of the earlier launch, still stored: else nothing starts.
+  if (spec && input.from !== undefined && input.reuse !== undefined) {
+    const found = await findReusableOutputs(deps.pool, input.reuse, upstreamStages(spec, input.from), (uri) => deps.store.exists(uri));
+    if (!found.ok) throw invalid(found.problem);
   }
   return input;
 }

@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const results: ServerResult[] = [];
   let postgresVersion: string;
   try {
-    postgresVersion = await withAdmin(adminUrl, async (db) => String((await db.query<{ version: string }>('SHOW server_version')).rows[0]?.version));
+    postgresVersion = await withAdmin(adminUrl, async (db) => String((await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version));
     for (const name of config.servers) results.push(await benchServer(name, config, postgres.databaseUrl, adminUrl, workRoot));
   } finally {
     await postgres.stop();

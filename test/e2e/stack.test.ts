@@ -31,16 +31,16 @@ test('the demo completes and the run tree it prints matches GET /api/v1/launches
   try {
     await demo.waitFor(/--keep: the stack stays up/, 240_000);
     const [, launchId, status, runId] = demo.output().match(/^launch ([0-9a-f]+) {2}(\w+) {2}run ([0-9a-f]{32})/m)!;
-    const printed = [...demo.output().matchAll(/^ {2}(\w+) +(FINISHED|FAILED|KILLED|SKIPPED) +[\d.]+s +([0-9a-f]{32}|-)$/gm)].map((m) => ({
-      name: m[1],
-      status: m[2],
-      run_id: m[3],
-    }));
+    const printed = [
+      ...demo.output().matchAll(/^ {2}(\w+) +(FINISHED|FAILED|KILLED|SKIPPED) +[\d.]+s +([0-9a-f]{32}|-) +(ran|cached from [0-9a-f]{32}|reused from [0-9a-f]{32}|-)$/gm),
+    ].map((m) => ({ name: m[1], status: m[2], run_id: m[3], source: m[4] }));
     const api = await getLaunch(port, launchId!);
     expect(status).toBe('FINISHED');
     expect(api.status).toBe(status);
     expect(api.run_id).toBe(runId);
-    expect(printed).toEqual(api.stages.map((s) => ({ name: s.name, status: s.status, run_id: s.run_id })));
+    // A fresh stack has nothing memoized: every stage ran.
+    expect(printed).toEqual(api.stages.map((s) => ({ name: s.name, status: s.status, run_id: s.run_id, source: s.source })));
+    expect(printed.map((s) => s.source)).toEqual(['ran', 'ran', 'ran', 'ran']);
     expect(printed.map((s) => s.name)).toEqual(['prepare', 'train_logreg', 'train_tree', 'evaluate']);
     // The stages logged through the MLflow API: the evaluation picked a model.
     expect(demo.output()).toMatch(/evaluate +best_test_auc=0\.\d+ .*best_model=(logreg|tree)/);

@@ -98,7 +98,7 @@ test('the launch routes: body, parameters, header, success and error responses',
   // The request schema is LaunchInput's, as a client sends it.
   const { $schema: _dialect, ...launchInput } = z.toJSONSchema(LaunchInput, { io: 'input', unrepresentable: 'any' });
   expect(body).toEqual(launchInput);
-  expect(Object.keys(body?.properties ?? {})).toEqual(['spec', 'pipeline', 'params', 'code', 'trigger']);
+  expect(Object.keys(body?.properties ?? {})).toEqual(['spec', 'pipeline', 'params', 'code', 'trigger', 'no_cache', 'refresh', 'from', 'reuse']);
   expect(post?.parameters).toEqual([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false })]);
   expect(Object.keys(post?.responses ?? {})).toEqual(['201', '400', 'default']);
   expect(post?.responses['400']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' });

@@ -116,7 +116,7 @@ describe('the S3 object store', () => {
         command: 'sh stage.sh ${inputs.numbers} ${outputs.sorted} ${inputs.greeting}',
         params: {},
         codeBundleUri: bundle.uri,
-        inputs: { numbers: `${ROOT}/upstream/numbers`, greeting: fileUriOf(join(scratch, 'greeting.txt')) },
+        inputs: { numbers: { uri: `${ROOT}/upstream/numbers` }, greeting: { uri: fileUriOf(join(scratch, 'greeting.txt')) } },
         outputs: { sorted: 'out/' },
         outputsUri: `${ROOT}/1/run/artifacts/outputs`,
         logsUri: `${ROOT}/1/run/artifacts/logs`,

@@ -125,8 +125,35 @@ describe('launches store', () => {
       endedAt: 400,
       exitCode: 0,
       outputs: { model: 's3://b/model/' },
+      outputDigests: {},
+      source: 'ran',
+      inputDigests: {},
       attempts: 0,
     });
+  });
+
+  test('upsertStageRun keeps how a stage got its result: source, digests and cache key, once ended', async () => {
+    const { launchId } = await newLaunch();
+    const runId = await newRun();
+    const base = { launchId, stage: 'train', runId };
+    await upsertStageRun(pool, { ...base, status: 'RUNNING', startedAt: 1 });
+    const ended = await upsertStageRun(pool, {
+      ...base,
+      status: 'FINISHED',
+      endedAt: 2,
+      source: 'cached',
+      sourceRunId: 'r0',
+      cacheKey: 'sha256:k',
+      outputs: { model: 's3://b/m' },
+      outputDigests: { model: 'sha256:m' },
+      inputDigests: { data: 'sha256:d' },
+    });
+    expect(ended).toMatchObject({ source: 'cached', sourceRunId: 'r0', cacheKey: 'sha256:k', outputDigests: { model: 'sha256:m' }, inputDigests: { data: 'sha256:d' } });
+    // A late write (a replayed finish of another kind) changes none of it.
+    const replayed = await upsertStageRun(pool, { ...base, status: 'FINISHED', source: 'ran', cacheKey: 'sha256:other', outputDigests: { model: 'sha256:x' }, inputDigests: { data: 'sha256:y' } });
+    expect(replayed).toMatchObject({ source: 'cached', sourceRunId: 'r0', cacheKey: 'sha256:k', outputDigests: { model: 'sha256:m' }, inputDigests: { data: 'sha256:d' } });
+    const progress = await getLaunchProgress(pool, launchId);
+    expect(progress?.stages[0]).toMatchObject({ source: 'cached', cached_from: 'r0', cache_key: 'sha256:k', input_digests: { data: 'sha256:d' } });
   });
 
   test('recordStageAttempt upserts attempts and counts them on the stage', async () => {
@@ -167,7 +194,7 @@ describe('launches store', () => {
       run_id: runId,
       status: 'RUNNING',
       stages: [
-        { name: 'prepare_features', run_id: prepareRun, status: 'FINISHED', started_at: 1000, ended_at: 4000, duration_s: 3, exit_code: 0 },
+        { name: 'prepare_features', run_id: prepareRun, status: 'FINISHED', started_at: 1000, ended_at: 4000, duration_s: 3, exit_code: 0, source: 'ran' },
         { name: 'train', run_id: trainRun, status: 'RUNNING', started_at: 5000 },
         { name: 'ev', run_id: '', status: 'PENDING' },
       ],
@@ -181,8 +208,8 @@ describe('launches store', () => {
     const progress = await getLaunchProgress(pool, launchId);
     expect(progress).toMatchObject({ status: 'FAILED', error: 'stage train failed' });
     expect(progress?.stages).toEqual([
-      { name: 'prepare_features', run_id: prepareRun, status: 'FINISHED', started_at: 1000, ended_at: 4000, duration_s: 2.5, exit_code: 0 },
-      { name: 'train', run_id: trainRun, status: 'FAILED', started_at: 5000, ended_at: 6000, duration_s: 1, exit_code: 1, error: 'boom' },
+      { name: 'prepare_features', run_id: prepareRun, status: 'FINISHED', started_at: 1000, ended_at: 4000, duration_s: 2.5, exit_code: 0, source: 'ran' },
+      { name: 'train', run_id: trainRun, status: 'FAILED', started_at: 5000, ended_at: 6000, duration_s: 1, exit_code: 1, error: 'boom', source: 'ran' },
       { name: 'ev', run_id: '', status: 'SKIPPED' },
     ]);
     expect(await getLaunchProgress(pool, randomUUID())).toBeUndefined();

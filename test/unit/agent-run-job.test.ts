@@ -33,7 +33,7 @@ test('the contract: code unpacked as the working directory, inputs and outputs b
     command: 'sh stage.sh ${inputs.numbers} ${outputs.sorted} && test "$MLFLOW_RUN_ID" = r1 && test "${params.n}" = 3',
     params: { n: 3 },
     codeBundleUri: bundle.uri,
-    inputs: { numbers: fileUriOf(upstream) },
+    inputs: { numbers: { uri: fileUriOf(upstream) } },
     outputs: { sorted: 'out/sorted.txt', note: 'out/note.txt' },
     env: { MLFLOW_RUN_ID: 'r1', GREETING: 'hello ${params.n} from ${inputs.numbers}' },
   });
@@ -63,7 +63,7 @@ test('a declared output the command did not write fails the stage with a clear e
 });
 
 test('an input that is not there fails before the command runs', async () => {
-  const { jobDir, job: spec } = job({ command: 'touch ran', inputs: { data: fileUriOf(join(scratch, 'missing')) } });
+  const { jobDir, job: spec } = job({ command: 'touch ran', inputs: { data: { uri: fileUriOf(join(scratch, 'missing')) } } });
   const status = await runJob(jobDir, spec, store);
   expect(status.error).toBe(`input 'data' not found at ${fileUriOf(join(scratch, 'missing'))}`);
   expect(existsSync(join(jobDir, 'work', 'ran'))).toBe(false);
