@@ -79,9 +79,9 @@ export function checkStageOptions(spec: PipelineSpec, input: Pick<LaunchInput, '
   const known = (name: string): boolean => Object.prototype.hasOwnProperty.call(spec.stages, name);
   const problems: string[] = [];
   (input.refresh ?? []).forEach((name, i) => {
-    if (!known(name)) problems.push(`input.refresh[${i}]: unknown stage '${name}'`);
+    if (!known(name)) problems.push(`refresh[${i}]: unknown stage '${name}'`);
   });
-  if (input.from !== undefined && !known(input.from)) problems.push(`input.from: unknown stage '${input.from}'`);
+  if (input.from !== undefined && !known(input.from)) problems.push(`from: unknown stage '${input.from}'`);
   if (problems.length > 0) throw new SpecError(problems);
 }
 
