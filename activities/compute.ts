@@ -24,8 +24,10 @@ export interface RunStageInput {
   artifactUri: string;
 }
 
-// Often enough that a cancelled stage stops within a couple of seconds.
-const POLL_INTERVAL_MS = 1_000;
+// Polls start fast (a trivial stage ends in milliseconds, and every poll it waits for is launch
+// latency) and back off to once a second, which still stops a cancelled stage within a couple of seconds.
+const FIRST_POLL_MS = 20;
+const MAX_POLL_MS = 1_000;
 
 /** Compute activities: start or adopt a stage's agent, wait for it, and tear it down by key. */
 export function createComputeActivities(deps: ActivityDeps) {
@@ -60,7 +62,7 @@ export function createComputeActivities(deps: ActivityDeps) {
         },
       });
       try {
-        for (;;) {
+        for (let pollMs = FIRST_POLL_MS; ; pollMs = Math.min(MAX_POLL_MS, pollMs * 2)) {
           heartbeat();
           const state = await provider.poll(input.key);
           if (state.state === 'exited') {
@@ -72,7 +74,7 @@ export function createComputeActivities(deps: ActivityDeps) {
             await record({ status: 'FAILED', endedAt: Date.now(), error: state.reason });
             throw ApplicationFailure.retryable(state.reason, 'StageAgentLost');
           }
-          await Context.current().sleep(POLL_INTERVAL_MS);
+          await Context.current().sleep(pollMs);
         }
       } catch (err) {
         if (err instanceof CancelledFailure) {

@@ -2,18 +2,18 @@ import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { AgentInput } from '../domain/agent-job';
 import { CacheKeyMaterial } from '../domain/cache-key';
 import { canonicalJson } from '../domain/canonical-json';
-import { SNAPSHOT_DATASET_SOURCE_TYPE } from '../domain/snapshot';
+import { SNAPSHOT_DATASET_SOURCE_TYPE, SnapshotManifest } from '../domain/snapshot';
 import { logDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, registerMemo } from '../store/memo';
 import { setTags } from '../store/runs';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
 import { recordSnapshot } from '../store/snapshots';
 import { joinUri } from '../storage/object-store';
-import { digestOf, pinSnapshot, SnapshotError, writeManifest } from '../storage/snapshots';
+import { digestOf, pinSnapshot, readStoredText, SnapshotError, writeManifest } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
+import { createTrackingActivities, type FinishStageRunInput, runArtifactUri, type StartStageRunInput } from './tracking';
 
 export type { StageOutputs } from '../store/reuse';
-import { runArtifactUri } from './tracking';
 
 /** A stage input as the launch hands it over: an upstream output (with its digest) or a data URI to pin. */
 export interface StageInputRef {
@@ -27,36 +27,61 @@ export interface PreparedInput extends AgentInput {
   digest: string;
 }
 
-export interface PrepareInputsInput {
-  runId: string;
-  experimentId: string;
+export interface BeginStageInput {
+  start: StartStageRunInput;
   inputs: Record<string, StageInputRef>;
-}
-
-export interface MemoLookupInput {
-  experimentId: string;
-  runId: string;
-  material: CacheKeyMaterial;
+  /** What the cache key is made of, less the inputs' digests (known once they are pinned). */
+  material: Omit<CacheKeyMaterial, 'inputs'>;
   /** False when the stage must run whatever is memoized (cache off, --no-cache, --refresh, --from). */
   lookup: boolean;
 }
 
-export interface RegisterMemoInput extends StageOutputs {
-  experimentId: string;
+export interface BegunStage {
+  artifactUri: string;
+  prepared: Record<string, PreparedInput>;
   cacheKey: string;
-  stage: string;
-  launchId: string;
-  replace: boolean;
+  hit?: StageOutputs;
 }
+
+/** A stage input as the launch plans it: another stage's output, or a data URI. */
+export type PlannedInputRef = { stage: string; output: string } | { uri: string; copy?: boolean };
+
+export interface SettleStagesInput {
+  launchId: string;
+  workflowId: string;
+  parentRunId: string;
+  experimentId: string;
+  /** Stages a re-execution takes from the earlier launch (resolveReuse's answer). */
+  reused: Record<string, StageOutputs>;
+  /** Every stage of the launch in DAG order, with what its cache key is made of (less its inputs' digests). */
+  stages: Array<{
+    name: string;
+    runId: string;
+    lookup: boolean;
+    inputs: Record<string, PlannedInputRef>;
+    material: Omit<CacheKeyMaterial, 'inputs'>;
+  }>;
+}
+
+/** A stage that did not need to run: taken from the memo (cached) or from an earlier launch (reused). */
+export interface SettledStage extends Omit<StageOutputs, 'runId'> {
+  source: 'cached' | 'reused';
+  sourceRunId: string;
+  cacheKey?: string;
+  inputDigests: Record<string, string>;
+}
+
+const SNAPSHOT_FAILED = 'SnapshotFailed';
 
 const permanent = (err: unknown, type: string): never => {
   throw ApplicationFailure.nonRetryable((err as Error).message, type);
 };
 
-/** Memoization activities: pin inputs, derive the cache key, look results up and register them. */
+/** Memoization activities: begin and end memoized stages, settle the stages a launch need not run, resolve re-executions. */
 export function createMemoActivities(deps: ActivityDeps) {
   const { pool, store, artifactRoot } = deps;
   const casRoot = joinUri(artifactRoot, 'cas');
+  const tracking = createTrackingActivities(deps);
 
   /** True when every output of a stored result is still in the artifact store. */
   const outputsPresent = async (outputs: Record<string, string>): Promise<boolean> =>
@@ -64,79 +89,40 @@ export function createMemoActivities(deps: ActivityDeps) {
 
   return {
     /**
-     * Pins every data input to a snapshot (stored in PostgreSQL, in the store and as a run artifact)
-     * and logs every input as an MLflow dataset input of the run (name, digest, source), so
-     * `datasets.digest = '…'` finds each run that read it. Only digests and URIs are returned.
+     * A stage's start, in one activity: records its run, pins every data input to a snapshot
+     * (stored in PostgreSQL, in the store and as a run artifact), logs every input as an MLflow
+     * dataset input (so `datasets.digest = '…'` finds each run that read it), derives the cache key
+     * (tagged on the run) and, when lookups are on, finds a memoized result whose outputs are all
+     * still stored. Only digests and URIs cross Temporal.
      */
-    async prepareStageInputs(input: PrepareInputsInput): Promise<Record<string, PreparedInput>> {
-      const prepared: Record<string, PreparedInput> = {};
-      const datasets = [];
-      for (const [name, ref] of Object.entries(input.inputs)) {
-        if (ref.digest !== undefined) {
-          prepared[name] = { uri: ref.uri, digest: ref.digest };
-          datasets.push({ name, digest: ref.digest, source: JSON.stringify({ uri: ref.uri, kind: 'stage_output' }) });
-          continue;
-        }
-        let pinned;
-        try {
-          pinned = await pinSnapshot(store, ref.uri, { copy: ref.copy === true, casRoot, onPage: (count) => heartbeat({ input: name, pinned: count }) });
-        } catch (err) {
-          if (err instanceof SnapshotError) permanent(err, 'SnapshotFailed');
-          throw err;
-        }
-        const manifestUri = joinUri(artifactRoot, 'snapshots', `${pinned.digest.replace(':', '-')}.json`);
-        await writeManifest(store, pinned.manifest, manifestUri);
-        await recordSnapshot(pool, { digest: pinned.digest, manifest: pinned.manifest, bytes: pinned.bytes, manifestUri, createdAt: Date.now() });
-        // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
-        await writeManifest(store, pinned.manifest, joinUri(runArtifactUri(artifactRoot, input.experimentId, input.runId), 'mlfleet', 'snapshots', `${name}.json`));
-        prepared[name] = { uri: ref.uri, digest: pinned.digest, manifest: manifestUri, cas: casRoot };
-        datasets.push({
-          name,
-          digest: pinned.digest,
-          source: JSON.stringify({ uri: ref.uri, mode: pinned.manifest.mode, objects: pinned.manifest.entries.length, bytes: pinned.bytes }),
-        });
-      }
-      await logDatasetInputs(
-        pool,
-        input.experimentId,
-        input.runId,
-        datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
-      );
-      return prepared;
+    async beginStage(input: BeginStageInput): Promise<BegunStage> {
+      const { artifactUri } = await tracking.startStageRun(input.start);
+      const { prepared, datasets } = await pinInputs(input.inputs);
+      await recordInputs(input.start.experimentId, input.start.runId, prepared, datasets);
+      const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
+      await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
+      const hit = input.lookup ? await findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
+      return { artifactUri, prepared, cacheKey, ...(hit ? { hit } : {}) };
     },
 
-    /**
-     * The stage's cache key (tagged on its run), and the memoized result under it when lookups are
-     * on and its outputs are all still stored; a result whose outputs are gone is forgotten.
-     */
-    async lookupMemo(input: MemoLookupInput): Promise<{ cacheKey: string; hit?: StageOutputs }> {
-      const cacheKey = digestOf(canonicalJson(CacheKeyMaterial.parse(input.material)));
-      await setTags(pool, input.runId, { 'mlfleet.cache_key': cacheKey });
-      if (!input.lookup) return { cacheKey };
-      const entry = await findMemo(pool, input.experimentId, cacheKey);
-      if (!entry || entry.runId === input.runId) return { cacheKey };
-      if (!(await outputsPresent(entry.outputs))) {
-        await dropMemo(pool, input.experimentId, cacheKey, entry.runId);
-        return { cacheKey };
-      }
-      return { cacheKey, hit: { runId: entry.runId, outputs: entry.outputs, outputDigests: entry.outputDigests } };
-    },
-
-    /** Registers a successful stage's outputs under its key (never a failed one: only FINISHED stages call this). */
-    async registerMemo(input: RegisterMemoInput): Promise<void> {
+    /** A stage's end: records how it ended and, for a stage that ran and finished, registers its result under its key. */
+    async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; replace: boolean } }): Promise<void> {
+      await tracking.finishStageRun(input.finish);
+      const { finish, register } = input;
+      if (!register || finish.status !== 'FINISHED' || !finish.outputs) return;
       await registerMemo(
         pool,
         {
-          experimentId: input.experimentId,
-          cacheKey: input.cacheKey,
-          stage: input.stage,
-          runId: input.runId,
-          launchId: input.launchId,
-          outputs: input.outputs,
-          outputDigests: input.outputDigests,
+          experimentId: register.experimentId,
+          cacheKey: register.cacheKey,
+          stage: finish.stage,
+          runId: finish.runId,
+          launchId: finish.launchId,
+          outputs: finish.outputs,
+          outputDigests: finish.outputDigests ?? {},
           createdAt: Date.now(),
         },
-        input.replace,
+        register.replace,
       );
     },
 
@@ -146,5 +132,155 @@ export function createMemoActivities(deps: ActivityDeps) {
       if (!found.ok) throw ApplicationFailure.nonRetryable(found.problem, 'ReuseUnavailable');
       return found.stages;
     },
+
+    /**
+     * Settles, in one activity, every stage of a launch that needs no run: those a re-execution
+     * takes from the earlier launch, and then, in DAG order, each stage whose upstream stages are
+     * all settled and whose cache key has a usable memoized result. Each gets its own FINISHED
+     * child run naming the run it took, written concurrently. A fully cached launch thus costs a
+     * few activities, not a child workflow per stage; the others run as usual.
+     */
+    async settleStages(input: SettleStagesInput): Promise<Record<string, SettledStage>> {
+      const settled: Record<string, SettledStage> = {};
+      const pinnedInputs: Record<string, { prepared: Record<string, PreparedInput>; datasets: DatasetFacts[] }> = {};
+      for (const stage of input.stages) {
+        const earlier = input.reused[stage.name];
+        if (earlier) {
+          settled[stage.name] = { source: 'reused', sourceRunId: earlier.runId, outputs: earlier.outputs, outputDigests: earlier.outputDigests, inputDigests: {} };
+          continue;
+        }
+        if (!stage.lookup) continue;
+        const refs: Record<string, StageInputRef> = {};
+        let ready = true;
+        for (const [name, ref] of Object.entries(stage.inputs)) {
+          if ('uri' in ref) {
+            refs[name] = ref;
+            continue;
+          }
+          const upstream = settled[ref.stage];
+          const uri = upstream?.outputs[ref.output];
+          const digest = upstream?.outputDigests[ref.output];
+          if (uri === undefined || digest === undefined) {
+            ready = false;
+            break;
+          }
+          refs[name] = { uri, digest };
+        }
+        if (!ready) continue;
+        let pinned;
+        try {
+          pinned = await pinInputs(refs);
+        } catch (err) {
+          // The stage itself runs into it again and fails with the reason on its own run.
+          if (err instanceof ApplicationFailure && err.type === SNAPSHOT_FAILED) continue;
+          throw err;
+        }
+        const cacheKey = cacheKeyOf({ ...stage.material, inputs: digestsOf(pinned.prepared) });
+        const hit = await findUsableMemo(input.experimentId, cacheKey, stage.runId);
+        if (!hit) continue;
+        pinnedInputs[stage.name] = pinned;
+        settled[stage.name] = { source: 'cached', sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
+      }
+      await Promise.all(
+        input.stages
+          .filter((stage) => settled[stage.name])
+          .map(async (stage) => {
+            const result = settled[stage.name] as SettledStage;
+            await tracking.startStageRun({
+              launchId: input.launchId,
+              stage: stage.name,
+              runId: stage.runId,
+              parentRunId: input.parentRunId,
+              experimentId: input.experimentId,
+              workflowId: input.workflowId,
+              params: stage.material.params,
+            });
+            const pinned = pinnedInputs[stage.name];
+            if (pinned) await recordInputs(input.experimentId, stage.runId, pinned.prepared, pinned.datasets);
+            if (result.cacheKey !== undefined) await setTags(pool, stage.runId, { 'mlfleet.cache_key': result.cacheKey });
+            await tracking.finishStageRun({
+              launchId: input.launchId,
+              stage: stage.name,
+              runId: stage.runId,
+              status: 'FINISHED',
+              source: result.source,
+              sourceRunId: result.sourceRunId,
+              outputs: result.outputs,
+              outputDigests: result.outputDigests,
+              inputDigests: result.inputDigests,
+              ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
+            });
+          }),
+      );
+      return settled;
+    },
   };
+
+  /** Pins the data inputs of `refs` (upstream outputs already carry their digest); nothing is written to a run yet. */
+  async function pinInputs(refs: Record<string, StageInputRef>): Promise<{ prepared: Record<string, PreparedInput>; datasets: DatasetFacts[] }> {
+    const prepared: Record<string, PreparedInput> = {};
+    const datasets: DatasetFacts[] = [];
+    for (const [name, ref] of Object.entries(refs)) {
+      if (ref.digest !== undefined) {
+        prepared[name] = { uri: ref.uri, digest: ref.digest };
+        datasets.push({ name, digest: ref.digest, source: JSON.stringify({ uri: ref.uri, kind: 'stage_output' }) });
+        continue;
+      }
+      let pinned;
+      try {
+        pinned = await pinSnapshot(store, ref.uri, { copy: ref.copy === true, casRoot, onPage: (count) => heartbeat({ input: name, pinned: count }) });
+      } catch (err) {
+        if (err instanceof SnapshotError) permanent(err, SNAPSHOT_FAILED);
+        throw err;
+      }
+      const manifestUri = joinUri(artifactRoot, 'snapshots', `${pinned.digest.replace(':', '-')}.json`);
+      await writeManifest(store, pinned.manifest, manifestUri);
+      await recordSnapshot(pool, { digest: pinned.digest, manifest: pinned.manifest, bytes: pinned.bytes, manifestUri, createdAt: Date.now() });
+      prepared[name] = { uri: ref.uri, digest: pinned.digest, manifest: manifestUri, cas: casRoot };
+      datasets.push({
+        name,
+        digest: pinned.digest,
+        source: JSON.stringify({ uri: ref.uri, mode: pinned.manifest.mode, objects: pinned.manifest.entries.length, bytes: pinned.bytes }),
+      });
+    }
+    return { prepared, datasets };
+  }
+
+  /** The run's record of what it read: its dataset inputs, and a copy of each manifest among its artifacts. */
+  async function recordInputs(experimentId: string, runId: string, prepared: Record<string, PreparedInput>, datasets: DatasetFacts[]): Promise<void> {
+    for (const [name, input] of Object.entries(prepared)) {
+      if (!input.manifest) continue;
+      // Copied from the content-addressed manifest, so the run's artifacts say what it read even without mlfleet's tables.
+      const target = joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`);
+      if (!(await store.exists(target))) await writeManifest(store, SnapshotManifest.parse(JSON.parse(await readStoredText(store, input.manifest))), target);
+    }
+    await logDatasetInputs(
+      pool,
+      experimentId,
+      runId,
+      datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
+    );
+  }
+
+  /** The memoized result under `cacheKey` whose outputs are all still stored; one whose outputs are gone is forgotten. */
+  async function findUsableMemo(experimentId: string, cacheKey: string, runId: string): Promise<StageOutputs | undefined> {
+    const entry = await findMemo(pool, experimentId, cacheKey);
+    if (!entry || entry.runId === runId) return undefined;
+    if (!(await outputsPresent(entry.outputs))) {
+      await dropMemo(pool, experimentId, cacheKey, entry.runId);
+      return undefined;
+    }
+    return { runId: entry.runId, outputs: entry.outputs, outputDigests: entry.outputDigests };
+  }
 }
+
+interface DatasetFacts {
+  name: string;
+  digest: string;
+  source: string;
+}
+
+const cacheKeyOf = (material: CacheKeyMaterial): string => digestOf(canonicalJson(CacheKeyMaterial.parse(material)));
+
+const digestsOf = (prepared: Record<string, PreparedInput>): Record<string, string> =>
+  Object.fromEntries(Object.entries(prepared).map(([name, p]) => [name, p.digest]));

@@ -5,6 +5,7 @@ import {
   ChildWorkflowCancellationType,
   ParentClosePolicy,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { StageInputRef, StageOutputs } from '../activities/memo';
+import type { PlannedInputRef, SettledStage, StageInputRef, StageOutputs } from '../activities/memo';
 import { stageDependencies, topologicalOrder } from '../domain/dag';
 import { copiesInput, type InputSpec, inputValue, parseInputRef } from '../domain/input-ref';
 import {
@@ -41,9 +42,19 @@ import {
 } from './search-attributes';
 import { type StageCachePolicy, type StageResult, stageRun } from './stage';
 
+// Launches started before stages could be settled without a child workflow replay without it.
+const SETTLE_STAGES_PATCH = 'settle-stages';
+
 const tracking = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+// Settling stages pins their data inputs first: bounded, and heartbeated per listing page.
+const settling = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
 // Packing a large code folder can take a while; it is still bounded.
@@ -114,40 +125,39 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       return rerun ? { lookup: false, register: 'replace' } : { lookup: true, register: 'first' };
     };
 
-    /** A stage a re-execution takes from the earlier launch: a FINISHED child run that names the run it reused. */
-    const recordReusedStage = async (name: string, current: StageProgress, earlier: StageOutputs): Promise<StageResult> => {
-      const now = Date.now();
-      await tracking.startStageRun({
-        launchId,
-        stage: name,
-        runId: current.run_id,
-        parentRunId: progress.run_id,
-        experimentId: launch.experimentId,
-        workflowId: info.workflowId,
-        params: spec.stages[name]?.params ?? {},
-      });
-      await tracking.finishStageRun({
-        launchId,
-        stage: name,
-        runId: current.run_id,
-        status: 'FINISHED',
-        source: 'reused',
-        sourceRunId: earlier.runId,
-        outputs: earlier.outputs,
-        outputDigests: earlier.outputDigests,
-      });
-      Object.assign(current, { status: 'FINISHED', source: 'reused', reused_from: earlier.runId, started_at: now, ended_at: Date.now(), duration_s: 0 });
+    /** The stage's cache key material, less its inputs' digests (known once its inputs are). */
+    const material = (name: string) => {
+      const stage = spec.stages[name]!;
+      const codeDigest = launch.stageCodeDigests?.[name] ?? launch.codeDigest;
       return {
-        status: 'FINISHED',
-        exit_code: 0,
-        outputs: earlier.outputs,
-        output_digests: earlier.outputDigests,
-        started_at: now,
-        ended_at: now,
-        source: 'reused',
-        input_digests: {},
+        command: stage.command,
+        ...(stage.image !== undefined ? { image: stage.image } : {}),
+        ...(codeDigest !== undefined ? { code: codeDigest } : {}),
+        params: stage.params ?? {},
+        env: stage.env ?? {},
+        ...(stage.cache?.version !== undefined ? { version: stage.cache.version } : {}),
       };
     };
+
+    // Reused stages and every memo hit reachable from the roots are settled in one activity, without
+    // a child workflow each. (Launches started before this existed replay without it.)
+    const settled: Record<string, SettledStage> = patched(SETTLE_STAGES_PATCH)
+      ? await settling.settleStages({
+          launchId,
+          workflowId: info.workflowId,
+          parentRunId: progress.run_id,
+          experimentId: launch.experimentId,
+          reused,
+          stages: order.map((name) => ({
+            name,
+            runId: stageProgress(name).run_id,
+            lookup: cachePolicy(name).lookup,
+            inputs: plannedInputs(spec.stages[name]!.inputs ?? {}),
+            material: material(name),
+          })),
+        })
+      : {};
+    const settledAt = Date.now();
 
     const results: Record<string, Promise<StageResult>> = {};
     let firstFailure: unknown;
@@ -157,13 +167,28 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
         const stage = spec.stages[name]!;
         const current = stageProgress(name);
         let started = false;
-        const earlier = reused[name];
-        if (earlier) {
-          results[name] = recordReusedStage(name, current, earlier);
-          void results[name].then(
-            () => showDetails(title, progress),
-            () => undefined,
-          );
+        const done = settled[name];
+        if (done) {
+          Object.assign(current, {
+            status: 'FINISHED',
+            source: done.source,
+            [done.source === 'cached' ? 'cached_from' : 'reused_from']: done.sourceRunId,
+            ...(done.cacheKey !== undefined ? { cache_key: done.cacheKey } : {}),
+            input_digests: done.inputDigests,
+            started_at: settledAt,
+            ended_at: settledAt,
+            duration_s: 0,
+          });
+          results[name] = Promise.resolve({
+            status: 'FINISHED',
+            exit_code: 0,
+            outputs: done.outputs,
+            output_digests: done.outputDigests,
+            started_at: settledAt,
+            ended_at: settledAt,
+            source: done.source,
+            input_digests: done.inputDigests,
+          });
           continue;
         }
         results[name] = (async () => {
@@ -185,7 +210,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 inputs: resolveInputs(stage.inputs ?? {}, upstreamResults),
                 outputs: stage.outputs ?? {},
                 ...(stage.image !== undefined ? { image: stage.image } : {}),
-                ...(launch.stageCodeDigests?.[name] ?? launch.codeDigest ? { codeDigest: launch.stageCodeDigests?.[name] ?? launch.codeDigest } : {}),
+                ...(material(name).code !== undefined ? { codeDigest: material(name).code } : {}),
                 ...(stage.cache?.version !== undefined ? { cacheVersion: stage.cache.version } : {}),
                 cache: cachePolicy(name),
               },
@@ -308,6 +333,17 @@ function showDetails(title: string, progress: LaunchProgress): void {
   const lines = progress.stages.map((s) => `| ${s.name} | ${s.status} | ${s.error ?? ''} |`);
   setCurrentDetails(
     [`**${title}** launch \`${progress.launch_id}\` — ${progress.status}`, '', '| stage | status | error |', '|---|---|---|', ...lines].join('\n'),
+  );
+}
+
+/** A stage's inputs as upstream references or data URIs, for planning before anything ran. */
+function plannedInputs(inputs: Record<string, InputSpec>): Record<string, PlannedInputRef> {
+  return Object.fromEntries(
+    Object.entries(inputs).map(([name, spec]): [string, PlannedInputRef] => {
+      const ref = parseInputRef(inputValue(spec));
+      if (ref?.kind === 'upstream') return [name, { stage: ref.stage, output: ref.output }];
+      return [name, { uri: inputValue(spec), ...(copiesInput(spec) ? { copy: true } : {}) }];
+    }),
   );
 }
 

@@ -88,31 +88,34 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   let cacheKey: string | undefined;
   let hit: { runId: string; outputs: Record<string, string>; outputDigests: Record<string, string> } | undefined;
   const startedAt = Date.now();
+  const start = {
+    launchId: input.launchId,
+    stage: input.stage,
+    runId: input.runId,
+    parentRunId: input.parentRunId,
+    experimentId: input.experimentId,
+    workflowId: key,
+    params: input.params,
+  };
+  // Stages started before inputs were pinned and results memoized replay the steps they took.
+  const memoized = patched(MEMOIZED_STAGES_PATCH);
   try {
-    const { artifactUri } = await tracking.startStageRun({
-      launchId: input.launchId,
-      stage: input.stage,
-      runId: input.runId,
-      parentRunId: input.parentRunId,
-      experimentId: input.experimentId,
-      workflowId: key,
-      params: input.params,
-    });
-    if (patched(MEMOIZED_STAGES_PATCH)) {
-      prepared = await pinning.prepareStageInputs({ runId: input.runId, experimentId: input.experimentId, inputs: input.inputs });
-      const material: CacheKeyMaterial = {
+    let artifactUri: string;
+    if (memoized) {
+      // One activity records the run, pins its inputs and looks its cache key up.
+      const material: Omit<CacheKeyMaterial, 'inputs'> = {
         command: input.command,
         ...(input.image !== undefined ? { image: input.image } : {}),
         ...(input.codeDigest !== undefined ? { code: input.codeDigest } : {}),
         params: input.params,
-        inputs: digestsOf(prepared),
         env: input.env,
         ...(input.cacheVersion !== undefined ? { version: input.cacheVersion } : {}),
       };
-      const memo = await tracking.lookupMemo({ experimentId: input.experimentId, runId: input.runId, material, lookup: input.cache.lookup });
-      cacheKey = memo.cacheKey;
-      hit = memo.hit;
+      const begun = await pinning.beginStage({ start, inputs: input.inputs, material, lookup: input.cache.lookup });
+      ({ artifactUri, prepared, cacheKey } = begun);
+      hit = begun.hit;
     } else {
+      ({ artifactUri } = await tracking.startStageRun(start));
       prepared = Object.fromEntries(Object.entries(input.inputs).map(([name, ref]) => [name, { uri: ref.uri, digest: ref.digest ?? '' }]));
     }
     if (hit) {
@@ -130,29 +133,35 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   } finally {
     await CancellationScope.nonCancellable(async () => {
       if (!hit) await compute.releaseStage({ key });
-      await tracking.finishStageRun({
+      const finish = {
         launchId: input.launchId,
         stage: input.stage,
         runId: input.runId,
-        status: status === 'FINISHED' ? 'FINISHED' : status === 'KILLED' ? 'KILLED' : 'FAILED',
+        status: status === 'FINISHED' ? ('FINISHED' as const) : status === 'KILLED' ? ('KILLED' as const) : ('FAILED' as const),
         ...(agent ? { exitCode: agent.exit_code, outputs: agent.outputs, outputDigests: agent.output_digests ?? {} } : {}),
         ...(hit ? { source: 'cached' as const, sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests } : {}),
         ...(cacheKey !== undefined ? { cacheKey } : {}),
         inputDigests: digestsOf(prepared),
         ...(error !== undefined ? { error } : {}),
-      });
+      };
+      if (!memoized) return tracking.finishStageRun(finish);
+      // Only a stage that ran and finished registers its result: a failure is never memoized.
+      const register =
+        status === 'FINISHED' && agent && cacheKey !== undefined && input.cache.register !== 'never'
+          ? { experimentId: input.experimentId, cacheKey, replace: input.cache.register === 'replace' }
+          : undefined;
+      return tracking.endStage({ finish, ...(register ? { register } : {}) });
     });
   }
   const inputDigests = digestsOf(prepared);
   if (hit) {
-    const now = Date.now();
     return {
       status: 'FINISHED',
       exit_code: 0,
       outputs: hit.outputs,
       output_digests: hit.outputDigests,
       started_at: startedAt,
-      ended_at: now,
+      ended_at: Date.now(),
       source: 'cached',
       ...(cacheKey !== undefined ? { cache_key: cacheKey } : {}),
       cached_from: hit.runId,
@@ -162,25 +171,11 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   if (status !== 'FINISHED' || !agent) {
     throw ApplicationFailure.nonRetryable(`stage '${input.stage}' failed: ${error ?? 'unknown error'}`, 'StageFailed');
   }
-  const outputDigests = agent.output_digests ?? {};
-  // Only a stage that finished registers its result: a failure is never memoized.
-  if (cacheKey !== undefined && input.cache.register !== 'never') {
-    await tracking.registerMemo({
-      experimentId: input.experimentId,
-      cacheKey,
-      stage: input.stage,
-      runId: input.runId,
-      launchId: input.launchId,
-      outputs: agent.outputs,
-      outputDigests,
-      replace: input.cache.register === 'replace',
-    });
-  }
   return {
     status,
     exit_code: agent.exit_code,
     outputs: agent.outputs,
-    output_digests: outputDigests,
+    output_digests: agent.output_digests ?? {},
     started_at: agent.started_at,
     ended_at: agent.ended_at,
     source: 'ran',
