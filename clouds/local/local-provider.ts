@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { jobFiles, killGroup } from '../../agent/run-job';
 import { type AgentJob, AgentStatus } from '../../domain/agent-job';
 import type { ComputeProvider, StageState } from '../compute-provider';
+import { buildAgentBundle } from './agent-bundle';
 
-const AGENT_MAIN = join(__dirname, '..', '..', 'agent', 'main.ts');
 // How long the agent gets to stop its command and upload logs before everything is killed.
 const AGENT_STOP_GRACE_MS = 15_000;
 
@@ -18,7 +18,16 @@ const AGENT_STOP_GRACE_MS = 15_000;
 export class LocalProvider implements ComputeProvider {
   readonly name = 'local';
 
+  private agentScript: Promise<string> | undefined;
+
   constructor(private readonly workRoot: string) {}
+
+  /** Built on the first stage a worker starts, then shared by every later one. */
+  private agent(): Promise<string> {
+    this.agentScript ??= buildAgentBundle(join(this.workRoot, '.agent'));
+    this.agentScript.catch(() => (this.agentScript = undefined));
+    return this.agentScript;
+  }
 
   jobDir(key: string): string {
     const readable = key.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 80);
@@ -30,9 +39,10 @@ export class LocalProvider implements ComputeProvider {
     if (existsSync(join(dir, jobFiles.status)) || this.agentAlive(dir)) return;
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, jobFiles.job), JSON.stringify(job));
+    const agent = await this.agent();
     const log = openSync(join(dir, 'agent.log'), 'a');
     try {
-      const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), AGENT_MAIN, dir], {
+      const child = spawn(process.execPath, [agent, dir], {
         detached: true,
         stdio: ['ignore', log, log],
         env: process.env,
