@@ -24,10 +24,9 @@ export interface RunStageInput {
   artifactUri: string;
 }
 
-// Polls start fast (a trivial stage ends in milliseconds, and every poll it waits for is launch
-// latency) and back off to once a second, which still stops a cancelled stage within a couple of seconds.
-const FIRST_POLL_MS = 20;
-const MAX_POLL_MS = 1_000;
+// Polls start fast (a short stage's end, noticed late, is launch latency) and slow down with the
+// stage's age to once a second, which still stops a cancelled stage within a couple of seconds.
+const pollInterval = (elapsedMs: number): number => Math.min(1_000, 20 + elapsedMs / 20);
 
 /** Compute activities: start or adopt a stage's agent, wait for it, and tear it down by key. */
 export function createComputeActivities(deps: ActivityDeps) {
@@ -62,7 +61,8 @@ export function createComputeActivities(deps: ActivityDeps) {
         },
       });
       try {
-        for (let pollMs = FIRST_POLL_MS; ; pollMs = Math.min(MAX_POLL_MS, pollMs * 2)) {
+        const polling = Date.now();
+        for (;;) {
           heartbeat();
           const state = await provider.poll(input.key);
           if (state.state === 'exited') {
@@ -74,7 +74,7 @@ export function createComputeActivities(deps: ActivityDeps) {
             await record({ status: 'FAILED', endedAt: Date.now(), error: state.reason });
             throw ApplicationFailure.retryable(state.reason, 'StageAgentLost');
           }
-          await Context.current().sleep(pollMs);
+          await Context.current().sleep(pollInterval(Date.now() - polling));
         }
       } catch (err) {
         if (err instanceof CancelledFailure) {

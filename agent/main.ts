@@ -1,5 +1,5 @@
 import { AgentJob } from '../domain/agent-job';
-import { createStorage } from '../storage/storage';
+import { createObjectStore } from '../storage/object-stores';
 import { readJob, runJob } from './run-job';
 
 /** `node agent/main.ts JOB_DIR`: the stage bootstrap that a provider starts (locally or on a VM). */
@@ -10,7 +10,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const job = AgentJob.parse(await readJob(jobDir));
-  const status = await runJob(jobDir, job, createStorage().objects);
+  const status = await runJob(jobDir, job, createObjectStore());
   process.exitCode = status.exit_code === 0 ? 0 : 1;
 }
 

@@ -18,6 +18,12 @@ export interface ObjectStore {
   downloadVersion(uri: string, versionId: string, localPath: string): Promise<void>;
   /** Whether the store keeps every version of the objects at `uri` (an S3 bucket with versioning on). */
   keepsVersions(uri: string): Promise<boolean>;
+  /**
+   * A URL that reads the object at `uri` (the given version, or the current one) without further
+   * credentials until it expires: what a stage VM gets instead of the store's keys. A local file's
+   * URL is its file:// URI.
+   */
+  presignRead(uri: string, opts?: { versionId?: string; expiresInSeconds?: number }): Promise<string>;
 }
 
 /** One object as listed: its path relative to the listed URI, and its version where there is one. */

@@ -12,7 +12,12 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { type ObjectStore, type StoredObject, UnsupportedUriError } from './object-store';
+
+// Presigned reads last an hour unless asked otherwise; S3 caps them at seven days.
+const PRESIGN_DEFAULT_SECONDS = 3600;
+const PRESIGN_MAX_SECONDS = 7 * 24 * 3600;
 
 export interface S3Location {
   bucket: string;
@@ -159,6 +164,13 @@ export class S3Store implements ObjectStore {
   async downloadVersion(uri: string, versionId: string, localPath: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
     await getFile(this.client, bucket, key, localPath, versionId);
+  }
+
+  async presignRead(uri: string, opts: { versionId?: string; expiresInSeconds?: number } = {}): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    const expiresIn = Math.min(PRESIGN_MAX_SECONDS, Math.max(1, Math.floor(opts.expiresInSeconds ?? PRESIGN_DEFAULT_SECONDS)));
+    const command = new GetObjectCommand({ Bucket: bucket, Key: key, ...(opts.versionId ? { VersionId: opts.versionId } : {}) });
+    return getSignedUrl(this.client, command, { expiresIn });
   }
 
   async keepsVersions(uri: string): Promise<boolean> {

@@ -101,6 +101,18 @@ describe('pinning S3 prefixes in a versioned bucket', () => {
     expect(again.manifest.entries.map((e) => e.path)).toEqual(['a.csv']);
   });
 
+  test('a presigned URL reads the pinned version, whatever the object holds now', async () => {
+    const key = `${uniqueId('presign')}/model.bin`;
+    await put(VERSIONED, key, 'v1');
+    const pinned = await pinSnapshot(storage.objects, `s3://${VERSIONED}/${key}`, { copy: false, casRoot });
+    await put(VERSIONED, key, 'v2');
+    const versionId = pinned.manifest.entries[0]?.version_id;
+    const url = await storage.objects.presignRead(`s3://${VERSIONED}/${key}`, { ...(versionId ? { versionId } : {}), expiresInSeconds: 60 });
+    expect(url).toContain('X-Amz-Expires=60');
+    expect(await (await fetch(url)).text()).toBe('v1');
+    expect(await (await fetch(await storage.objects.presignRead(`s3://${VERSIONED}/${key}`))).text()).toBe('v2');
+  });
+
   test('the same content pins to the same digest; one object pins on its own', async () => {
     const prefix = uniqueId('same');
     await put(VERSIONED, `${prefix}/x.txt`, 'x');
