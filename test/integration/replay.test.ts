@@ -7,7 +7,8 @@ import { workflowBundle } from '../helpers/temporal';
 
 // Committed histories of real launches (recorded with MLFLEET_RECORD_HISTORIES=1): today's workflow
 // code must replay each of them without a determinism error, or running launches would break.
-// `v1-*` were recorded by earlier workflow code: keep them, launches it started may still be running.
+// `v1-*` and `v2-*` were recorded by earlier workflow code (v2: before pinning and memoization): keep
+// them, launches it started may still be running.
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
 interface RecordedHistory {
@@ -19,7 +20,7 @@ const load = (file: string): RecordedHistory => JSON.parse(readFileSync(join(HIS
 test('the committed histories cover the launch and stage workflows on their main paths', () => {
   const types = new Set(files.map((f) => load(f).history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
   expect([...types].sort()).toEqual(['launchExperiment', 'stageRun']);
-  for (const path of ['fanout', 'failing', 'cancelled']) expect(files.some((f) => f.startsWith(`${path}--`))).toBe(true);
+  for (const path of ['fanout', 'failing', 'cancelled', 'cached', 'reexecuted']) expect(files.some((f) => f.startsWith(`${path}--`))).toBe(true);
 });
 
 test.each(files)('%s replays deterministically', async (file) => {
