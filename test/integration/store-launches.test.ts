@@ -153,7 +153,7 @@ describe('launches store', () => {
     const replayed = await upsertStageRun(pool, { ...base, status: 'FINISHED', source: 'ran', cacheKey: 'sha256:other', outputDigests: { model: 'sha256:x' }, inputDigests: { data: 'sha256:y' } });
     expect(replayed).toMatchObject({ source: 'cached', sourceRunId: 'r0', cacheKey: 'sha256:k', outputDigests: { model: 'sha256:m' }, inputDigests: { data: 'sha256:d' } });
     const progress = await getLaunchProgress(pool, launchId);
-    expect(progress?.stages[0]).toMatchObject({ source: 'cached', cached_from: 'r0', cache_key: 'sha256:k', input_digests: { data: 'sha256:d' } });
+    expect(progress?.stages.find((s) => s.name === 'train')).toMatchObject({ source: 'cached', cached_from: 'r0', cache_key: 'sha256:k', input_digests: { data: 'sha256:d' } });
   });
 
   test('recordStageAttempt upserts attempts and counts them on the stage', async () => {

@@ -1,6 +1,8 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { badSpecs, reads, spec } from '../fixtures/bad-specs';
+import { isDeclaredCodePath } from '../../domain/cache-key';
+import { checkStageOptions, upstreamStages } from '../../domain/launch';
 import {
   formatIssuePath,
   formatSpecIssues,
@@ -185,5 +187,47 @@ describe('formatSpecIssues', () => {
     expect(formatIssuePath(['stages', 'train', 'code', 1])).toBe('stages.train.code[1]');
     expect(formatIssuePath(['stages', 'bad name'])).toBe('stages["bad name"]');
     expect(formatIssuePath([0, 'a'])).toBe('[0].a');
+  });
+});
+
+describe('launch options that name stages', () => {
+  const spec = parsePipelineSpec({
+    experiment: 'e',
+    stages: {
+      a: { command: 'x', outputs: { o: 'o' } },
+      b: { command: 'x', inputs: { i: 'stages.a.outputs.o' }, outputs: { o: 'o' } },
+      c: { command: 'x', inputs: { i: 'stages.b.outputs.o', raw: { uri: 's3://bucket/raw/', copy: true } } },
+      side: { command: 'x' },
+    },
+  });
+
+  test('refresh and from must be stages of the spec', () => {
+    expect(() => checkStageOptions(spec, { refresh: ['a', 'nope'], from: 'ghost' })).toThrow(
+      new SpecError(["refresh[1]: unknown stage 'nope'", "from: unknown stage 'ghost'"]),
+    );
+    expect(() => checkStageOptions(spec, { refresh: ['a'], from: 'c' })).not.toThrow();
+  });
+
+  test('upstream stages are every ancestor, nothing else', () => {
+    expect(upstreamStages(spec, 'c').sort()).toEqual(['a', 'b']);
+    expect(upstreamStages(spec, 'a')).toEqual([]);
+    expect(upstreamStages(spec, 'side')).toEqual([]);
+  });
+
+  test('an input with options is a dependency like any other, and keeps its copy flag', () => {
+    expect(spec.stages.c?.inputs?.raw).toEqual({ uri: 's3://bucket/raw/', copy: true });
+  });
+});
+
+describe('declared code paths', () => {
+  test.each([
+    ['train.py', ['train.py'], true],
+    ['model/net.py', ['model/'], true],
+    ['model/net.py', ['./model'], true],
+    ['modelx/net.py', ['model'], false],
+    ['prepare.py', ['train.py', 'model/'], false],
+    ['anything', ['.'], true],
+  ])('%s under %j: %s', (path, declared, expected) => {
+    expect(isDeclaredCodePath(path, declared)).toBe(expected);
   });
 });
