@@ -30,6 +30,7 @@ import {
 import { applyParamOverrides } from '../domain/params';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
 import { launchProgressQuery } from './definitions';
+import { bookkeepingOptions, pinningOptions } from './activity-options';
 import { failureMessage } from './failure-message';
 import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
 import {
@@ -45,17 +46,9 @@ import { type StageCachePolicy, type StageResult, stageRun } from './stage';
 // Launches started before stages could be settled without a child workflow replay without it.
 const SETTLE_STAGES_PATCH = 'settle-stages';
 
-const tracking = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const tracking = proxyActivities<Activities>(bookkeepingOptions);
 
-// Settling stages pins their data inputs first: bounded, and heartbeated per listing page.
-const settling = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const settling = proxyActivities<Activities>(pinningOptions);
 
 // Packing a large code folder can take a while; it is still bounded.
 const preparation = proxyActivities<Activities>({

@@ -14,6 +14,7 @@ import type { PreparedInput, StageInputRef } from '../activities/memo';
 import type { AgentStatus } from '../domain/agent-job';
 import type { CacheKeyMaterial } from '../domain/cache-key';
 import type { StageSource, StageStatus } from '../domain/launch';
+import { bookkeepingOptions, pinningOptions } from './activity-options';
 import { failureMessage } from './failure-message';
 
 /**
@@ -54,17 +55,9 @@ export interface StageResult {
 // Stages started before inputs were pinned and results memoized replay without either step.
 const MEMOIZED_STAGES_PATCH = 'memoized-stages';
 
-const tracking = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const tracking = proxyActivities<Activities>(bookkeepingOptions);
 
-// Pinning lists and (in copy mode) copies every object under an input: bounded, heartbeated per page.
-const pinning = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const pinning = proxyActivities<Activities>(pinningOptions);
 
 // Short bookkeeping runs as local activities: in the worker that runs the workflow, with no task
 // queue round trip each (a few tens of milliseconds per stage on a dev server).

@@ -1,0 +1,14 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Short database writes: retried until they succeed. */
+export const bookkeepingOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+
+/** Activities that pin data inputs: listing (and in copy mode copying) every object takes a while; bounded, heartbeated per page. */
+export const pinningOptions: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+};
