@@ -27,9 +27,11 @@ export async function demoCommand(opts: { port?: number; dataDir?: string; keep:
     const final = await waitForLaunch(api, launched.launch_id, log, 500);
     log(`\nrun tree (${((Date.now() - started) / 1000).toFixed(1)} s):`);
     log(renderRunTree(final));
-    log('\nwhat the stages logged (MLflow metrics and tags):');
+    log('\nwhat the stages logged (MLflow metrics and tags; a cached stage shows the run it took from):');
     for (const stage of final.stages.filter((s) => s.run_id)) {
-      const run = await api.getRunSummary(stage.run_id);
+      // A stage that did not run logged nothing itself: show what the run it took from logged.
+      const loggedBy = stage.cached_from ?? stage.reused_from ?? stage.run_id;
+      const run = await api.getRunSummary(loggedBy);
       log(renderMetrics(stage.name, run.metrics, run.tags));
     }
     log('\nwhere to look:');
