@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureVenv, type VenvSpec } from '../common/venv';
 import type { Sample } from './results';
 import { SkipSystem, type RunningSystem, type SystemDriver } from './systems';
 
@@ -12,7 +12,7 @@ import { SkipSystem, type RunningSystem, type SystemDriver } from './systems';
 const ROOT = join(__dirname, '..', '..');
 const VENV = join(ROOT, '.tools', 'bench-orchestration');
 const BIN = join(VENV, 'bin');
-const REQUIREMENTS = join(__dirname, 'requirements.txt');
+const METAFLOW_VENV: VenvSpec = { dir: VENV, requirements: [{ file: join(__dirname, 'requirements.txt') }], what: 'Metaflow' };
 const COMMAND_TIMEOUT_MS = 15 * 60_000;
 const FLOW_CLASS = 'BenchLinearFlow';
 
@@ -48,21 +48,6 @@ function output(cmd: string, args: string[]): string {
   if (result.error) throw new SkipSystem(`could not run ${cmd}: ${result.error.message}`);
   if (result.status !== 0) throw new SkipSystem(`${cmd} ${args.join(' ')} exited with ${result.status}: ${(result.stderr || result.stdout).trim().slice(-800)}`);
   return result.stdout.trim();
-}
-
-/** Creates .tools/bench-orchestration from requirements.txt unless its stamp records the same file. */
-function ensureVenv(log: (line: string) => void): void {
-  const digest = createHash('sha256').update(readFileSync(REQUIREMENTS)).digest('hex');
-  const stamp = join(VENV, '.requirements-digest');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return;
-  log('installing Metaflow into .tools/bench-orchestration/ from bench/orchestration/requirements.txt …');
-  const python = [process.env.PYTHON, 'python3', 'python'].find(
-    (candidate) => candidate && spawnSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 9)'], { stdio: 'ignore' }).status === 0,
-  );
-  if (!python) throw new SkipSystem('no Python 3.9+ to create .tools/bench-orchestration/ (set PYTHON)');
-  if (!existsSync(join(BIN, 'pip'))) output(python, ['-m', 'venv', VENV]);
-  output(join(BIN, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS]);
-  writeFileSync(stamp, digest);
 }
 
 /**
@@ -136,7 +121,7 @@ function accounting(output: string): Pick<Sample, 'ran' | 'detail'> {
 export const metaflow: SystemDriver = {
   name: 'metaflow',
   start({ config, workDir, log }): Promise<RunningSystem> {
-    ensureVenv(log);
+    ensureVenv(METAFLOW_VENV, { log, run: output, skip: (reason) => new SkipSystem(reason) });
     const version = output(join(BIN, 'python'), ['-c', 'import importlib.metadata as m, platform; print(m.version("metaflow"), platform.python_version())']);
     const [metaflowVersion, pythonVersion] = version.split(' ');
     const flowDir = join(workDir, 'flow');

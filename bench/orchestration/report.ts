@@ -1,3 +1,5 @@
+import { markdownHeading } from '../common/results';
+import { consoleTable, markdownTable } from '../common/table';
 import type { BenchConfig, SystemName } from './config';
 import { median, WORKLOADS, type BenchResults, type SystemResult, type Workload } from './results';
 
@@ -90,28 +92,15 @@ function notes(bench: BenchResults): string[] {
 
 /** The console table: medians, per-stage figures, stages run, and how many times longer Metaflow took. */
 export function renderTable(bench: BenchResults): string {
-  const rows = tableRows(bench);
-  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
-  const out = [line(rows[0] as string[]), ...rows.slice(1).map(line)];
-  const extra = notes(bench);
-  if (extra.length > 0) out.push('', ...extra);
-  return out.join('\n');
+  return consoleTable(tableRows(bench), notes(bench));
 }
 
 export function renderMarkdown(bench: BenchResults): string {
-  const rows = tableRows(bench);
-  const md = (r: string[]) => `| ${r.join(' | ')} |`;
   const { config, machine } = bench;
   const measured = bench.systems.filter((s) => !s.skipped);
   const out = [
-    `# Orchestration benchmark: results of ${bench.date}`,
-    '',
-    'Written by `npm run bench:orchestration` (bench/orchestration/run.ts); see docs/benchmarks.md for the method.',
-    '',
-    md(rows[0] as string[]),
-    md((rows[0] as string[]).map((_, i) => (i === 0 ? '---' : '---:'))),
-    ...rows.slice(1).map(md),
+    ...markdownHeading('orchestration', bench.date),
+    ...markdownTable(tableRows(bench)),
     '',
     `Seconds are medians of ${config.repeats} rounds, wall time from the request (mlfleet: \`POST /api/v1/launches\`; Metaflow: starting \`python flow.py\`) to the end seen (mlfleet: the first \`GET /api/v1/launches/:id\` that is not RUNNING; Metaflow: the process exit). s/stage is that time ÷ ${config.stages}, the pipeline's stages, in every row. "stages run" is how many stages executed their command, as the system accounts for them. Metaflow ÷ mlfleet above 1× means mlfleet was faster.`,
     '',

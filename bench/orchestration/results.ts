@@ -1,3 +1,4 @@
+import type { Machine } from '../common/machine';
 import type { BenchConfig, SystemName } from './config';
 
 // What one run of the orchestration benchmark measured, as written to bench/results/orchestration-*.json.
@@ -35,7 +36,7 @@ export interface SystemResult {
 
 export interface BenchResults {
   date: string;
-  machine: { cores: number; cpu: string; memoryGiB: number; node: string; python?: string };
+  machine: Machine & { python?: string };
   config: BenchConfig;
   systems: SystemResult[];
   durationSeconds: number;

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { machine } from '../common/machine';
+import { writeResults } from '../common/results';
 import { loadBenchConfig, type BenchConfig, type SystemName } from './config';
 import { metaflow } from './metaflow';
 import { mlfleet } from './mlfleet';
@@ -14,7 +16,6 @@ import { SkipSystem, type RunningSystem, type SystemDriver } from './systems';
 // relaunched from a late stage on the cold launch's upstream results.
 // `npm run bench:orchestration` (see docs/benchmarks.md); sizes are overridable for a smoke run.
 
-const RESULTS_DIR = join(__dirname, '..', 'results');
 const DRIVERS: Readonly<Record<SystemName, SystemDriver>> = { mlfleet, metaflow };
 const t0 = performance.now();
 const log = (line: string): void => console.log(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -92,28 +93,16 @@ async function main(): Promise<void> {
     rmSync(workRoot, { recursive: true, force: true });
   }
 
-  const cpu = cpus();
   const python = pythonVersion();
   const bench: BenchResults = {
     date: new Date().toISOString(),
-    machine: {
-      cores: cpu.length,
-      cpu: cpu[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      ...(python && { python }),
-    },
+    machine: { ...machine(), ...(python && { python }) },
     config,
     systems,
     durationSeconds: Math.round((performance.now() - t0) / 1000),
   };
   console.log(`\n${renderTable(bench)}`);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = bench.date.replace(/[:.]/g, '-');
-  writeFileSync(join(RESULTS_DIR, `orchestration-${stamp}.json`), `${JSON.stringify(bench, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'orchestration-latest.json'), `${JSON.stringify(bench, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'orchestration-latest.md'), renderMarkdown(bench));
-  log(`results: bench/results/orchestration-${stamp}.json, bench/results/orchestration-latest.{json,md}`);
+  writeResults('orchestration', bench, renderMarkdown, log);
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

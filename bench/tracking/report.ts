@@ -1,3 +1,6 @@
+import type { Machine } from '../common/machine';
+import { markdownHeading } from '../common/results';
+import { consoleTable, markdownTable } from '../common/table';
 import type { BenchConfig, ServerName } from './config';
 import type { ServerInfo } from './servers';
 import type { Latency, Seeding, Throughput } from './workloads';
@@ -21,7 +24,7 @@ export interface ServerResult {
 
 export interface BenchResults {
   date: string;
-  machine: { cores: number; cpu: string; memoryGiB: number; node: string; postgres: string };
+  machine: Machine & { postgres: string };
   config: BenchConfig;
   servers: ServerResult[];
   durationSeconds: number;
@@ -75,27 +78,14 @@ function notes(bench: BenchResults): string[] {
 
 /** The console table: absolute figures, then mlfleet's advantage over each peer (× better). */
 export function renderTable(bench: BenchResults): string {
-  const rows = tableRows(bench);
-  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
-  const out = [line(rows[0] as string[]), ...rows.slice(1).map(line)];
-  const extra = notes(bench);
-  if (extra.length > 0) out.push('', ...extra);
-  return out.join('\n');
+  return consoleTable(tableRows(bench), notes(bench));
 }
 
 export function renderMarkdown(bench: BenchResults): string {
-  const rows = tableRows(bench);
-  const md = (r: string[]) => `| ${r.join(' | ')} |`;
   const { config, machine } = bench;
   const out = [
-    `# Tracking benchmark: results of ${bench.date}`,
-    '',
-    'Written by `npm run bench:tracking` (bench/tracking/run.ts); see docs/benchmarks.md for the method.',
-    '',
-    md(rows[0] as string[]),
-    md((rows[0] as string[]).map((_, i) => (i === 0 ? '---' : '---:'))),
-    ...rows.slice(1).map(md),
+    ...markdownHeading('tracking', bench.date),
+    ...markdownTable(tableRows(bench)),
     '',
     'Ratios are how many times better mlfleet is (throughput ÷ throughput, or latency ÷ latency), so above 1× mlfleet is ahead.',
     '',

@@ -1,9 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../workers/embedded-postgres';
 import { freePort } from '../../workers/free-port';
+import { machine } from '../common/machine';
+import { writeResults } from '../common/results';
 import { MlflowRestClient } from './client';
 import { loadBenchConfig, type BenchConfig, type ServerName } from './config';
 import { renderMarkdown, renderTable, type BenchResults, type ServerResult } from './report';
@@ -23,7 +25,6 @@ import {
 // in one run, on one embedded PostgreSQL (a database per server), driven by the same HTTP client.
 // `npm run bench:tracking` (see docs/benchmarks.md); sizes are overridable for a smoke run.
 
-const RESULTS_DIR = join(__dirname, '..', 'results');
 const t0 = performance.now();
 const log = (line: string): void => console.log(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
@@ -141,14 +142,10 @@ async function main(): Promise<void> {
     rmSync(workRoot, { recursive: true, force: true });
   }
 
-  const cpu = cpus();
   const bench: BenchResults = {
     date: new Date().toISOString(),
     machine: {
-      cores: cpu.length,
-      cpu: cpu[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
+      ...machine(),
       postgres: `${postgresVersion} (embedded-postgres, one instance, a database per server, default settings except max_connections=200)`,
     },
     config,
@@ -156,12 +153,7 @@ async function main(): Promise<void> {
     durationSeconds: Math.round((performance.now() - t0) / 1000),
   };
   console.log(`\n${renderTable(bench)}`);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const stamp = bench.date.replace(/[:.]/g, '-');
-  writeFileSync(join(RESULTS_DIR, `tracking-${stamp}.json`), `${JSON.stringify(bench, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'tracking-latest.json'), `${JSON.stringify(bench, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'tracking-latest.md'), renderMarkdown(bench));
-  log(`results: bench/results/tracking-${stamp}.json, bench/results/tracking-latest.{json,md}`);
+  writeResults('tracking', bench, renderMarkdown, log);
 }
 
 main().catch((err: unknown) => {

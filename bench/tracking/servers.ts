@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileUriOf } from '../../storage/file-store';
+import { ensureVenv, type VenvSpec } from '../common/venv';
 import { MlflowRestClient } from './client';
 import type { ServerName } from './config';
 
@@ -14,8 +14,6 @@ const ROOT = join(__dirname, '..', '..');
 const TOOLS_BIN = join(ROOT, '.tools', 'bin');
 const BENCH_VENV = join(ROOT, '.tools', 'bench');
 const BENCH_BIN = join(BENCH_VENV, 'bin');
-const REQUIREMENTS = join(__dirname, 'requirements.txt');
-const REQUIREMENTS_NO_DEPS = join(__dirname, 'requirements-nodeps.txt');
 
 /** uvicorn / gunicorn worker processes of the Python servers: `mlflow server`'s own default. */
 export const PYTHON_WORKERS = 4;
@@ -69,25 +67,19 @@ function output(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
 
 // ---- the peers' venv --------------------------------------------------------------------------------
 
+const PEER_VENV: VenvSpec = {
+  dir: BENCH_VENV,
+  requirements: [{ file: join(__dirname, 'requirements.txt') }, { file: join(__dirname, 'requirements-nodeps.txt'), noDeps: true }],
+  what: 'the peers (mlflow-go-backend, fasttrackml)',
+};
+
 let peerVenv: { ok: true } | { ok: false; reason: string } | undefined;
 
-/** Creates .tools/bench from requirements.txt unless its stamp records the same file. */
+/** Creates or refreshes .tools/bench once per run; a failure is kept, so both peers report it as their skip. */
 function ensurePeerVenv(log: (line: string) => void): void {
   if (!peerVenv) {
-    const digest = createHash('sha256').update(readFileSync(REQUIREMENTS)).update(readFileSync(REQUIREMENTS_NO_DEPS)).digest('hex');
-    const stamp = join(BENCH_VENV, '.requirements-digest');
     try {
-      if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== digest) {
-        log('installing the peers (mlflow-go-backend, fasttrackml) into .tools/bench/ from bench/tracking/requirements.txt …');
-        const python = [process.env.PYTHON, 'python3', 'python'].find(
-          (candidate) => candidate && spawnSync(candidate, ['-c', 'import sys; assert sys.version_info >= (3, 9)'], { stdio: 'ignore' }).status === 0,
-        );
-        if (!python) throw new SkipServer('no Python 3.9+ to create .tools/bench/ (set PYTHON)');
-        if (!existsSync(join(BENCH_BIN, 'pip'))) output(python, ['-m', 'venv', BENCH_VENV]);
-        output(join(BENCH_BIN, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS]);
-        output(join(BENCH_BIN, 'pip'), ['install', '--quiet', '--disable-pip-version-check', '--no-deps', '-r', REQUIREMENTS_NO_DEPS]);
-        writeFileSync(stamp, digest);
-      }
+      ensureVenv(PEER_VENV, { log, run: output, skip: (reason) => new SkipServer(reason) });
       peerVenv = { ok: true };
     } catch (err) {
       peerVenv = { ok: false, reason: `installing bench/tracking/requirements*.txt into .tools/bench/ failed: ${(err as Error).message}` };
