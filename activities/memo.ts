@@ -2,14 +2,15 @@ import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { AgentInput } from '../domain/agent-job';
 import { CacheKeyMaterial } from '../domain/cache-key';
 import { canonicalJson } from '../domain/canonical-json';
-import { SNAPSHOT_DATASET_SOURCE_TYPE, SnapshotManifest } from '../domain/snapshot';
+import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/snapshot';
 import { logDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, registerMemo } from '../store/memo';
 import { setTags } from '../store/runs';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
 import { recordSnapshot } from '../store/snapshots';
 import { joinUri } from '../storage/object-store';
-import { digestOf, pinSnapshot, readStoredText, SnapshotError, writeManifest } from '../storage/snapshots';
+import { digestOf } from '../storage/digest';
+import { pinSnapshot, SnapshotError, writeManifest } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
 import { createTrackingActivities, type FinishStageRunInput, runArtifactUri, type StartStageRunInput } from './tracking';
 
@@ -97,8 +98,9 @@ export function createMemoActivities(deps: ActivityDeps) {
      */
     async beginStage(input: BeginStageInput): Promise<BegunStage> {
       const { artifactUri } = await tracking.startStageRun(input.start);
-      const { prepared, datasets } = await pinInputs(input.inputs);
-      await recordInputs(input.start.experimentId, input.start.runId, prepared, datasets);
+      const pinned = await pinInputs(input.inputs);
+      const { prepared } = pinned;
+      await recordInputs(input.start.experimentId, input.start.runId, pinned);
       const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
       await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
       const hit = input.lookup ? await findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
@@ -142,7 +144,7 @@ export function createMemoActivities(deps: ActivityDeps) {
      */
     async settleStages(input: SettleStagesInput): Promise<Record<string, SettledStage>> {
       const settled: Record<string, SettledStage> = {};
-      const pinnedInputs: Record<string, { prepared: Record<string, PreparedInput>; datasets: DatasetFacts[] }> = {};
+      const pinnedInputs: Record<string, PinnedInputs> = {};
       for (const stage of input.stages) {
         const earlier = input.reused[stage.name];
         if (earlier) {
@@ -196,7 +198,7 @@ export function createMemoActivities(deps: ActivityDeps) {
               params: stage.material.params,
             });
             const pinned = pinnedInputs[stage.name];
-            if (pinned) await recordInputs(input.experimentId, stage.runId, pinned.prepared, pinned.datasets);
+            if (pinned) await recordInputs(input.experimentId, stage.runId, pinned);
             if (result.cacheKey !== undefined) await setTags(pool, stage.runId, { 'mlfleet.cache_key': result.cacheKey });
             await tracking.finishStageRun({
               launchId: input.launchId,
@@ -217,9 +219,10 @@ export function createMemoActivities(deps: ActivityDeps) {
   };
 
   /** Pins the data inputs of `refs` (upstream outputs already carry their digest); nothing is written to a run yet. */
-  async function pinInputs(refs: Record<string, StageInputRef>): Promise<{ prepared: Record<string, PreparedInput>; datasets: DatasetFacts[] }> {
+  async function pinInputs(refs: Record<string, StageInputRef>): Promise<PinnedInputs> {
     const prepared: Record<string, PreparedInput> = {};
     const datasets: DatasetFacts[] = [];
+    const manifests: Record<string, SnapshotManifest> = {};
     for (const [name, ref] of Object.entries(refs)) {
       if (ref.digest !== undefined) {
         prepared[name] = { uri: ref.uri, digest: ref.digest };
@@ -237,28 +240,27 @@ export function createMemoActivities(deps: ActivityDeps) {
       await writeManifest(store, pinned.manifest, manifestUri);
       await recordSnapshot(pool, { digest: pinned.digest, manifest: pinned.manifest, bytes: pinned.bytes, manifestUri, createdAt: Date.now() });
       prepared[name] = { uri: ref.uri, digest: pinned.digest, manifest: manifestUri, cas: casRoot };
+      manifests[name] = pinned.manifest;
       datasets.push({
         name,
         digest: pinned.digest,
         source: JSON.stringify({ uri: ref.uri, mode: pinned.manifest.mode, objects: pinned.manifest.entries.length, bytes: pinned.bytes }),
       });
     }
-    return { prepared, datasets };
+    return { prepared, datasets, manifests };
   }
 
   /** The run's record of what it read: its dataset inputs, and a copy of each manifest among its artifacts. */
-  async function recordInputs(experimentId: string, runId: string, prepared: Record<string, PreparedInput>, datasets: DatasetFacts[]): Promise<void> {
-    for (const [name, input] of Object.entries(prepared)) {
-      if (!input.manifest) continue;
-      // Copied from the content-addressed manifest, so the run's artifacts say what it read even without mlfleet's tables.
-      const target = joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`);
-      if (!(await store.exists(target))) await writeManifest(store, SnapshotManifest.parse(JSON.parse(await readStoredText(store, input.manifest))), target);
+  async function recordInputs(experimentId: string, runId: string, pinned: PinnedInputs): Promise<void> {
+    for (const [name, manifest] of Object.entries(pinned.manifests)) {
+      // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
+      await writeManifest(store, manifest, joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`));
     }
     await logDatasetInputs(
       pool,
       experimentId,
       runId,
-      datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
+      pinned.datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
     );
   }
 
@@ -272,6 +274,13 @@ export function createMemoActivities(deps: ActivityDeps) {
     }
     return { runId: entry.runId, outputs: entry.outputs, outputDigests: entry.outputDigests };
   }
+}
+
+/** What pinning a stage's inputs produced: what crosses Temporal (prepared) and what the run records. */
+interface PinnedInputs {
+  prepared: Record<string, PreparedInput>;
+  datasets: DatasetFacts[];
+  manifests: Record<string, SnapshotManifest>;
 }
 
 interface DatasetFacts {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { canonicalJson } from '../domain/canonical-json';
 import { isDeclaredCodePath } from '../domain/cache-key';
@@ -10,7 +9,8 @@ import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } fr
 import { createRun, endRun, getRun, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { joinUri } from '../storage/object-store';
-import { digestOf, readStoredText } from '../storage/snapshots';
+import { digestOf } from '../storage/digest';
+import { readStoredText } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
 
 export interface PrepareLaunchInput {
@@ -71,8 +71,6 @@ export interface FinishStageRunInput extends FinishRunInput {
 export const runArtifactUri = (artifactRoot: string, experimentId: string, runId: string): string =>
   joinUri(artifactRoot, experimentId, runId, 'artifacts');
 
-const sha256 = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
-
 /** Tracking activities: every write is keyed by ids the workflow chose, so replays are no-ops. */
 export function createTrackingActivities(deps: ActivityDeps) {
   const { pool, artifactRoot, store } = deps;
@@ -120,7 +118,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
       const tags: Record<string, string> = {
         'mlfleet.launch_id': input.launchId,
         'mlfleet.trigger': input.trigger,
-        'mlfleet.pipeline_digest': sha256(canonicalJson(input.spec)),
+        'mlfleet.pipeline_digest': digestOf(canonicalJson(input.spec)),
         'mlfleet.workflow_id': input.workflowId,
         'mlflow.source.type': 'PROJECT',
       };

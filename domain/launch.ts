@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { stageDependencies } from './dag';
 import { applyParamOverrides } from './params';
 import { formatSpecIssues, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
 
@@ -83,22 +82,6 @@ export function checkStageOptions(spec: PipelineSpec, input: Pick<LaunchInput, '
   });
   if (input.from !== undefined && !known(input.from)) problems.push(`from: unknown stage '${input.from}'`);
   if (problems.length > 0) throw new SpecError(problems);
-}
-
-/** Every stage upstream of `stage` (its ancestors), in no particular order. */
-export function upstreamStages(spec: PipelineSpec, stage: string): string[] {
-  const deps = stageDependencies(spec);
-  const seen = new Set<string>();
-  const visit = (name: string): void => {
-    for (const up of deps[name] ?? []) {
-      if (!seen.has(up)) {
-        seen.add(up);
-        visit(up);
-      }
-    }
-  };
-  visit(stage);
-  return [...seen];
 }
 
 /** MLflow run statuses, which launches and stages share. */

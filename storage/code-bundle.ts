@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -7,7 +6,7 @@ import { promisify } from 'node:util';
 import * as tar from 'tar';
 import { canonicalJson } from '../domain/canonical-json';
 import { joinUri, type ObjectStore } from './object-store';
-import { sha256File } from './snapshots';
+import { digestOf, sha256File } from './digest';
 
 const execFileAsync = promisify(execFile);
 
@@ -86,7 +85,7 @@ export async function packCodeBundle(dir: string, artifactRoot: string, store: O
     }
     files.push({ path, sha256: await sha256File(join(dir, path)), size: info.size, executable: (info.mode & 0o111) !== 0 });
   }
-  const digest = `sha256:${createHash('sha256').update(canonicalJson(files)).digest('hex')}`;
+  const digest = digestOf(canonicalJson(files));
   const uri = codeBundleUri(artifactRoot, digest);
   if (!(await store.exists(uri))) {
     const scratch = await mkdtemp(join(tmpdir(), 'mlfleet-bundle-'));

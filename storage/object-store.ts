@@ -11,9 +11,10 @@ export interface ObjectStore {
   exists(uri: string): Promise<boolean>;
   /**
    * What `uri` holds now, page by page: the one object it names (path '') or every object under it
-   * (paths relative to it), each with its current version where the store keeps versions.
+   * (paths relative to it); with `versions` (the caller checked keepsVersions), each with its
+   * current version id.
    */
-  listCurrent(uri: string): AsyncGenerator<StoredObject[]>;
+  listCurrent(uri: string, opts: { versions: boolean }): AsyncGenerator<StoredObject[]>;
   /** Copies one version of the object at `uri` to `localPath`. */
   downloadVersion(uri: string, versionId: string, localPath: string): Promise<void>;
   /** Whether the store keeps every version of the objects at `uri` (an S3 bucket with versioning on). */

@@ -20,8 +20,8 @@ export function createObjectStore(deps: { s3Client?: () => S3Client } = {}): Obj
     upload: async (localPath, uri) => storeFor(uri).upload(localPath, uri),
     download: async (uri, localPath) => storeFor(uri).download(uri, localPath),
     exists: async (uri) => storeFor(uri).exists(uri),
-    listCurrent: async function* (uri) {
-      yield* storeFor(uri).listCurrent(uri);
+    listCurrent: async function* (uri, opts) {
+      yield* storeFor(uri).listCurrent(uri, opts);
     },
     downloadVersion: async (uri, versionId, localPath) => storeFor(uri).downloadVersion(uri, versionId, localPath),
     keepsVersions: async (uri) => storeFor(uri).keepsVersions(uri),

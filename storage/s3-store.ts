@@ -122,9 +122,9 @@ export class S3Store implements ObjectStore {
   }
 
   /** The object `uri` names, else every object under `uri/`; with versioning, each at its latest version (deleted ones left out). */
-  async *listCurrent(uri: string): AsyncGenerator<StoredObject[]> {
+  async *listCurrent(uri: string, opts: { versions: boolean }): AsyncGenerator<StoredObject[]> {
     const { bucket, key } = parseS3Uri(uri);
-    const versioned = await this.keepsVersions(uri);
+    const versioned = opts.versions;
     if (key !== '' && !key.endsWith('/')) {
       try {
         const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));

@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { canonicalJson } from '../domain/canonical-json';
 import type { SnapshotEntry, SnapshotManifest, SnapshotMode } from '../domain/snapshot';
+import { digestOf, sha256File } from './digest';
 import { joinUri, type ObjectStore, uriUnder } from './object-store';
+import { isNotFound } from './s3-store';
 
 /** A source that cannot be pinned as asked; permanent, so callers fail the stage without retrying. */
 export class SnapshotError extends Error {
@@ -14,14 +14,6 @@ export class SnapshotError extends Error {
 
 /** Where the content-addressed store keeps the bytes whose sha256 is `sha256`. */
 export const casUri = (casRoot: string, sha256: string): string => joinUri(casRoot, sha256.slice(0, 2), sha256);
-
-export const digestOf = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export interface PinnedSnapshot {
   digest: string;
@@ -41,7 +33,8 @@ export async function pinSnapshot(
   opts: { copy: boolean; casRoot: string; onPage?: (pinned: number) => void },
 ): Promise<PinnedSnapshot> {
   const byVersion = uri.startsWith('s3://') && !opts.copy;
-  if (byVersion && !(await objects.keepsVersions(uri))) {
+  const versioned = byVersion && (await objects.keepsVersions(uri));
+  if (byVersion && !versioned) {
     throw new SnapshotError(
       `${uri}: the bucket does not keep object versions, so it cannot be pinned by version; turn versioning on, or write the input as {uri: ${uri}, copy: true} to copy its objects into mlfleet's store when the stage is pinned`,
     );
@@ -51,7 +44,7 @@ export async function pinSnapshot(
   let bytes = 0;
   const scratch = byVersion ? undefined : await mkdtemp(join(tmpdir(), 'mlfleet-pin-'));
   try {
-    for await (const page of objects.listCurrent(uri)) {
+    for await (const page of objects.listCurrent(uri, { versions: versioned })) {
       for (const object of page) {
         bytes += object.size;
         if (byVersion) {
@@ -59,6 +52,7 @@ export async function pinSnapshot(
           entries.push({ path: object.path, size: object.size, version_id: object.versionId, ...(object.etag ? { etag: object.etag } : {}) });
           continue;
         }
+        // Hashed after the copy, so the bytes stored under a hash are the bytes that were hashed.
         const local = join(scratch as string, 'object');
         await objects.download(uriUnder(uri, object.path), local);
         const sha256 = await sha256File(local);
@@ -70,7 +64,7 @@ export async function pinSnapshot(
       opts.onPage?.(entries.length);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || isMissing(err)) throw new SnapshotError(`${uri}: nothing is stored there`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || isNotFound(err)) throw new SnapshotError(`${uri}: nothing is stored there`);
     throw err;
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -79,8 +73,6 @@ export async function pinSnapshot(
   const manifest: SnapshotManifest = { source: uri, mode, entries };
   return { digest: digestOf(canonicalJson(manifest)), manifest, bytes };
 }
-
-const isMissing = (err: unknown): boolean => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 404;
 
 /** Writes exactly the pinned objects of `manifest` under `target` (the object itself for a one-object snapshot). */
 export async function materializeSnapshot(objects: ObjectStore, manifest: SnapshotManifest, casRoot: string | undefined, target: string): Promise<void> {

@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PlannedInputRef, SettledStage, StageInputRef, StageOutputs } from '../activities/memo';
-import { stageDependencies, topologicalOrder } from '../domain/dag';
+import { descendants, stageDependencies, topologicalOrder, upstreamOf } from '../domain/dag';
 import { copiesInput, type InputSpec, inputValue, parseInputRef } from '../domain/input-ref';
 import {
   checkStageOptions,
@@ -25,8 +25,8 @@ import {
   type LaunchProgress,
   parseLaunchInput,
   type StageProgress,
-  upstreamStages,
 } from '../domain/launch';
+import type { CacheKeyMaterial } from '../domain/cache-key';
 import { applyParamOverrides } from '../domain/params';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
 import { launchProgressQuery } from './definitions';
@@ -82,9 +82,10 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     const order = topologicalOrder(spec);
     const deps = stageDependencies(spec);
     // A re-execution takes every stage upstream of `from` from the earlier launch, checked before anything starts.
-    const reusedStages = input.from ? upstreamStages(spec, input.from) : [];
     const reused: Record<string, StageOutputs> =
-      input.from && input.reuse ? await tracking.resolveReuse({ launchId: input.reuse, stages: reusedStages }) : {};
+      input.from && input.reuse ? await tracking.resolveReuse({ launchId: input.reuse, stages: upstreamOf(spec, input.from) }) : {};
+    // The `from` stage and everything downstream of it run whatever the memo holds.
+    const rerunFrom = new Set(input.from ? descendants(spec, input.from) : []);
     // Listed as the spec lists them, as the database does once the launch is over.
     progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' }));
     upsertSearchAttributes([
@@ -114,12 +115,12 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       const rerun =
         input.no_cache === true ||
         (input.refresh ?? []).includes(name) ||
-        (input.from !== undefined && (name === input.from || upstreamStages(spec, name).includes(input.from)));
+        rerunFrom.has(name);
       return rerun ? { lookup: false, register: 'replace' } : { lookup: true, register: 'first' };
     };
 
     /** The stage's cache key material, less its inputs' digests (known once its inputs are). */
-    const material = (name: string) => {
+    const material = (name: string): Omit<CacheKeyMaterial, 'inputs'> => {
       const stage = spec.stages[name]!;
       const codeDigest = launch.stageCodeDigests?.[name] ?? launch.codeDigest;
       return {
@@ -200,11 +201,9 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 params: stage.params ?? {},
                 env: stage.env ?? {},
                 ...(launch.codeBundleUri ? { codeBundleUri: launch.codeBundleUri } : {}),
-                inputs: resolveInputs(stage.inputs ?? {}, upstreamResults),
+                inputs: resolveInputs(plannedInputs(stage.inputs ?? {}), upstreamResults),
                 outputs: stage.outputs ?? {},
-                ...(stage.image !== undefined ? { image: stage.image } : {}),
-                ...(material(name).code !== undefined ? { codeDigest: material(name).code } : {}),
-                ...(stage.cache?.version !== undefined ? { cacheVersion: stage.cache.version } : {}),
+                material: material(name),
                 cache: cachePolicy(name),
               },
             ],
@@ -341,17 +340,13 @@ function plannedInputs(inputs: Record<string, InputSpec>): Record<string, Planne
 }
 
 /** Upstream references become the upstream stage's output URI and digest; data URIs are pinned by the stage. */
-function resolveInputs(inputs: Record<string, InputSpec>, upstream: Record<string, StageResult>): Record<string, StageInputRef> {
+function resolveInputs(planned: Record<string, PlannedInputRef>, upstream: Record<string, StageResult>): Record<string, StageInputRef> {
   return Object.fromEntries(
-    Object.entries(inputs).map(([name, spec]): [string, StageInputRef] => {
-      const value = inputValue(spec);
-      const ref = parseInputRef(value);
-      if (ref?.kind === 'upstream') {
-        const result = upstream[ref.stage]!;
-        const digest = result.output_digests?.[ref.output];
-        return [name, { uri: result.outputs[ref.output]!, ...(digest !== undefined ? { digest } : {}) }];
-      }
-      return [name, { uri: value, ...(copiesInput(spec) ? { copy: true } : {}) }];
+    Object.entries(planned).map(([name, ref]): [string, StageInputRef] => {
+      if ('uri' in ref) return [name, ref];
+      const result = upstream[ref.stage]!;
+      const digest = result.output_digests?.[ref.output];
+      return [name, { uri: result.outputs[ref.output]!, ...(digest !== undefined ? { digest } : {}) }];
     }),
   );
 }

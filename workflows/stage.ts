@@ -31,10 +31,8 @@ export interface StageCachePolicy {
 export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri' | 'inputs'> & {
   parentRunId: string;
   inputs: Record<string, StageInputRef>;
-  image?: string;
-  /** The code digest that enters the cache key (narrowed to the stage's `code:` paths when it has them). */
-  codeDigest?: string;
-  cacheVersion?: number | string;
+  /** What the stage's cache key is made of, less its inputs' digests (known once they are pinned). */
+  material: Omit<CacheKeyMaterial, 'inputs'>;
   cache: StageCachePolicy;
 };
 
@@ -104,17 +102,9 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
     let artifactUri: string;
     if (memoized) {
       // One activity records the run, pins its inputs and looks its cache key up.
-      const material: Omit<CacheKeyMaterial, 'inputs'> = {
-        command: input.command,
-        ...(input.image !== undefined ? { image: input.image } : {}),
-        ...(input.codeDigest !== undefined ? { code: input.codeDigest } : {}),
-        params: input.params,
-        env: input.env,
-        ...(input.cacheVersion !== undefined ? { version: input.cacheVersion } : {}),
-      };
       // Pinning data can take long and heartbeats; a stage that reads only upstream outputs pins nothing.
       const pins = Object.values(input.inputs).some((ref) => ref.digest === undefined);
-      const begun = await (pins ? pinning : bookkeeping).beginStage({ start, inputs: input.inputs, material, lookup: input.cache.lookup });
+      const begun = await (pins ? pinning : bookkeeping).beginStage({ start, inputs: input.inputs, material: input.material, lookup: input.cache.lookup });
       ({ artifactUri, prepared, cacheKey } = begun);
       hit = begun.hit;
     } else {
@@ -124,7 +114,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
     if (hit) {
       status = 'FINISHED';
     } else {
-      const { parentRunId: _parent, inputs: _refs, image: _image, codeDigest: _code, cacheVersion: _version, cache: _cache, ...stage } = input;
+      const { parentRunId: _parent, inputs: _refs, material: _material, cache: _cache, ...stage } = input;
       agent = await compute.runStage({ ...stage, inputs: agentInputs(prepared), key, artifactUri });
       if (agent.exit_code === 0) status = 'FINISHED';
       else error = agent.error ?? `command exited with code ${agent.exit_code}`;

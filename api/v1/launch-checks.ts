@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { checkStageOptions, type LaunchInput, parseLaunchInput, upstreamStages } from '../../domain/launch';
+import { upstreamOf } from '../../domain/dag';
+import { checkStageOptions, type LaunchInput, parseLaunchInput } from '../../domain/launch';
 import { applyParamOverrides } from '../../domain/params';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../../domain/pipeline-spec';
 import { codeBundleUri } from '../../storage/code-bundle';
@@ -42,7 +43,7 @@ export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Pro
   }
   // A re-execution needs every upstream result of the earlier launch, still stored: else nothing starts.
   if (spec && input.from !== undefined && input.reuse !== undefined) {
-    const found = await findReusableOutputs(deps.pool, input.reuse, upstreamStages(spec, input.from), (uri) => deps.store.exists(uri));
+    const found = await findReusableOutputs(deps.pool, input.reuse, upstreamOf(spec, input.from), (uri) => deps.store.exists(uri));
     if (!found.ok) throw invalid(found.problem);
   }
   return input;

@@ -12,6 +12,7 @@ import { startLaunch } from '../../workers/launcher';
 import { MlflowError } from '../mlflow/errors';
 import { checkLaunchInput, type LaunchCheckDeps } from './launch-checks';
 import { v1Route } from './route';
+import { digestOf } from '../../storage/digest';
 
 export interface LaunchRoutesDeps extends LaunchCheckDeps {
   temporal: Client;
@@ -169,7 +170,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       }
 
       // The body as sent (key order aside): a retry must repeat the request, not just mean the same.
-      const requestDigest = `sha256:${createHash('sha256').update(canonicalJson(request.body ?? {})).digest('hex')}`;
+      const requestDigest = digestOf(canonicalJson(request.body ?? {}));
       const { request: claimed, created } = await claimLaunchRequest(pool, {
         launchId: launchIdForKey(key),
         idempotencyKey: key,

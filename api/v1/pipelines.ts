@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -18,6 +17,7 @@ import { getPipelineVersion, listPipelineVersions, type PipelineVersion, registe
 import { MlflowError } from '../mlflow/errors';
 import { codeBundleRoutes } from './code-bundles';
 import { v1Route } from './route';
+import { digestOf } from '../../storage/digest';
 
 export interface PipelineRoutesDeps {
   pool: pg.Pool;
@@ -43,7 +43,7 @@ const summary = (v: PipelineVersion): PipelineVersionSummary => ({
 
 /** What a registration is keyed by: the same spec with the same code is the same version. */
 export const pipelineDigest = (spec: PipelineSpec, codeBundle: string | undefined): string =>
-  `sha256:${createHash('sha256').update(canonicalJson({ spec, code_bundle: codeBundle })).digest('hex')}`;
+  digestOf(canonicalJson({ spec, code_bundle: codeBundle }));
 
 /**
  * The pipeline registry: uploaded code bundles (api/v1/code-bundles.ts) and numbered, immutable

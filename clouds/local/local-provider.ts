@@ -24,8 +24,11 @@ export class LocalProvider implements ComputeProvider {
 
   /** Built on the first stage a worker starts, then shared by every later one. */
   private agent(): Promise<string> {
-    this.agentScript ??= buildAgentBundle(join(this.workRoot, '.agent'));
-    this.agentScript.catch(() => (this.agentScript = undefined));
+    // A failed build is not kept: the next stage tries again.
+    this.agentScript ??= buildAgentBundle(join(this.workRoot, '.agent')).catch((err: unknown) => {
+      this.agentScript = undefined;
+      throw err;
+    });
     return this.agentScript;
   }
 

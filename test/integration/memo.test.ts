@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { LaunchInput, LaunchProgress } from '../../domain/launch';
 import { filePathOf } from '../../storage/file-store';
 import { getLaunch } from '../../store/launches';
@@ -80,6 +80,8 @@ test('the change matrix: only what changed, and what depends on it, runs again',
 
   const unchanged = await run(base(pipeline()(experiment)));
   expect(sources(unchanged)).toEqual(['cached', 'cached', 'cached', 'cached']);
+  // Settled by the launch itself: no stage workflow was started.
+  await expect(ctx.client.workflow.getHandle(`launch/${unchanged.launch_id}/stage/s1`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   recordHistories('cached', [`launch/${unchanged.launch_id}`]);
   expect(unchanged.stages.map((s) => s.cached_from)).toEqual(first.stages.map((s) => s.run_id));
   // A cached stage is its own FINISHED run that names the run it took, at zero cost.

@@ -2,7 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { badSpecs, reads, spec } from '../fixtures/bad-specs';
 import { isDeclaredCodePath } from '../../domain/cache-key';
-import { checkStageOptions, upstreamStages } from '../../domain/launch';
+import { upstreamOf } from '../../domain/dag';
+import { checkStageOptions } from '../../domain/launch';
 import {
   formatIssuePath,
   formatSpecIssues,
@@ -209,9 +210,9 @@ describe('launch options that name stages', () => {
   });
 
   test('upstream stages are every ancestor, nothing else', () => {
-    expect(upstreamStages(spec, 'c').sort()).toEqual(['a', 'b']);
-    expect(upstreamStages(spec, 'a')).toEqual([]);
-    expect(upstreamStages(spec, 'side')).toEqual([]);
+    expect(upstreamOf(spec, 'c')).toEqual(['a', 'b']);
+    expect(upstreamOf(spec, 'a')).toEqual([]);
+    expect(upstreamOf(spec, 'side')).toEqual([]);
   });
 
   test('an input with options is a dependency like any other, and keeps its copy flag', () => {
