@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { Cloud } from './pipeline-spec';
+
+/**
+ * One machine a cloud sells in one place, with its prices: a row of the offer catalog. Prices are
+ * USD per hour; a GCP row prices the host VM and its GPUs together.
+ */
+export const Offer = z
+  .object({
+    cloud: Cloud,
+    region: z.string().min(1),
+    /** Null when the price holds for the whole region (the cloud picks the zone). */
+    zone: z.string().min(1).nullable(),
+    instance_type: z.string().min(1),
+    /** Canonical GPU name (`A100`, `A100-80GB`, `H100`, `L4`, `T4`, `V100`, `A10G`, `A10`), null for CPU offers. */
+    gpu_type: z.string().min(1).nullable(),
+    gpu_count: z.number().int().min(0),
+    vcpus: z.number().positive(),
+    memory_gb: z.number().positive(),
+    on_demand_price: z.number().positive(),
+    /** Null when the offer has no spot market. */
+    spot_price: z.number().positive().nullable(),
+    /** Expected spot interruptions per hour of running (0 ≤ rate ≤ 1). */
+    interruption_rate: z.number().min(0).max(1),
+    /** ISO 8601: when the prices were read from their source. */
+    fetched_at: z.string().datetime(),
+    /** Where the prices came from: `bundled`, `aws:DescribeSpotPriceHistory`, `azure:retail-prices`, … */
+    source: z.string().min(1),
+  })
+  .strict();
+export type Offer = z.infer<typeof Offer>;
+
+/**
+ * Where failover must not try again: a capacity or quota error, or a preemption, blocks a zone,
+ * a region or a whole cloud (SkyPilot's granularity).
+ */
+export const PlacementBlock = z
+  .object({
+    scope: z.enum(['zone', 'region', 'cloud']),
+    cloud: Cloud,
+    region: z.string().min(1).optional(),
+    zone: z.string().min(1).optional(),
+    reason: z.string(),
+  })
+  .strict();
+export type PlacementBlock = z.infer<typeof PlacementBlock>;
+
+/** Whether a block rules an offer out. */
+export function isBlocked(offer: Offer, blocks: readonly PlacementBlock[]): boolean {
+  return blocks.some(
+    (block) =>
+      block.cloud === offer.cloud &&
+      (block.scope === 'cloud' ||
+        (block.scope === 'region' && block.region === offer.region) ||
+        (block.scope === 'zone' && block.region === offer.region && block.zone === offer.zone)),
+  );
+}
