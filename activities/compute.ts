@@ -1,5 +1,5 @@
 import { activityInfo, ApplicationFailure, CancelledFailure, cancellationDetails, Context, heartbeat } from '@temporalio/activity';
-import type { AgentInput, AgentStatus } from '../domain/agent-job';
+import type { AgentInput, AgentJob, AgentStatus } from '../domain/agent-job';
 import type { ParamValue } from '../domain/launch';
 import { closeAbandonedAttempts, recordStageAttempt, type StageAttempt } from '../store/launches';
 import { joinUri } from '../storage/object-store';
@@ -24,9 +24,31 @@ export interface RunStageInput {
   artifactUri: string;
 }
 
+/** The agent contract (DESIGN.md) for one stage: what runs, where its inputs and outputs go, whom it reports to. */
+export function agentJobOf(input: RunStageInput, trackingUri: string, extra: { statusUri?: string } = {}): AgentJob {
+  return {
+    command: input.command,
+    params: input.params,
+    ...(input.codeBundleUri ? { codeBundleUri: input.codeBundleUri } : {}),
+    inputs: input.inputs,
+    outputs: input.outputs,
+    outputsUri: joinUri(input.artifactUri, 'outputs'),
+    logsUri: joinUri(input.artifactUri, 'logs'),
+    ...extra,
+    env: {
+      ...input.env,
+      MLFLOW_TRACKING_URI: trackingUri,
+      MLFLOW_RUN_ID: input.runId,
+      MLFLOW_EXPERIMENT_ID: input.experimentId,
+      MLFLEET_LAUNCH_ID: input.launchId,
+      MLFLEET_STAGE: input.stage,
+    },
+  };
+}
+
 // Polls start fast (a short stage's end, noticed late, is launch latency) and slow down with the
 // stage's age to once a second, which still stops a cancelled stage within a couple of seconds.
-const pollInterval = (elapsedMs: number): number => Math.min(1_000, 20 + elapsedMs / 20);
+export const pollInterval = (elapsedMs: number): number => Math.min(1_000, 20 + elapsedMs / 20);
 
 /** Compute activities: start or adopt a stage's agent, wait for it, and tear it down by key. */
 export function createComputeActivities(deps: ActivityDeps) {
@@ -43,23 +65,7 @@ export function createComputeActivities(deps: ActivityDeps) {
       const record = (update: Omit<StageAttempt, keyof typeof attempt>): Promise<unknown> => recordStageAttempt(pool, { ...attempt, ...update });
       await closeAbandonedAttempts(pool, input.launchId, input.stage, attempt.attempt, Date.now());
       await record({ status: 'RUNNING', startedAt: Date.now() });
-      await provider.start(input.key, {
-        command: input.command,
-        params: input.params,
-        ...(input.codeBundleUri ? { codeBundleUri: input.codeBundleUri } : {}),
-        inputs: input.inputs,
-        outputs: input.outputs,
-        outputsUri: joinUri(input.artifactUri, 'outputs'),
-        logsUri: joinUri(input.artifactUri, 'logs'),
-        env: {
-          ...input.env,
-          MLFLOW_TRACKING_URI: deps.trackingUri,
-          MLFLOW_RUN_ID: input.runId,
-          MLFLOW_EXPERIMENT_ID: input.experimentId,
-          MLFLEET_LAUNCH_ID: input.launchId,
-          MLFLEET_STAGE: input.stage,
-        },
-      });
+      await provider.start(input.key, agentJobOf(input, deps.trackingUri));
       try {
         const polling = Date.now();
         for (;;) {

@@ -8,6 +8,7 @@ import { getOrCreateExperiment } from '../store/experiments';
 import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
 import { createRun, endRun, getRun, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
+import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
 import { digestOf } from '../storage/digest';
 import { readStoredText } from '../storage/snapshots';
@@ -36,6 +37,8 @@ export interface PreparedLaunch {
   codeBundleUri?: string;
   /** Stage → the digest of just the files its `code:` paths declare (stages without them use codeDigest). */
   stageCodeDigests: Record<string, string>;
+  /** Whether stages are placed (the worker has clouds configured); otherwise all run on the local provider. */
+  placement?: boolean;
 }
 
 export interface StartStageRunInput {
@@ -65,6 +68,8 @@ export interface FinishStageRunInput extends FinishRunInput {
   sourceRunId?: string;
   cacheKey?: string;
   inputDigests?: Record<string, string>;
+  /** A placed stage's `mlfleet.cloud`, `mlfleet.region`, … tags: where it ran and why there. */
+  placement?: Record<string, string>;
 }
 
 /** `run artifacts` of a run, by MLflow's layout: `<root>/<experiment>/<run>/artifacts`. */
@@ -171,6 +176,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
         experimentId: experiment.experiment_id,
         ...(bundle ? { codeDigest: bundle.digest, codeBundleUri: bundle.uri } : {}),
         stageCodeDigests,
+        ...(deps.clouds ? { placement: true } : {}),
       };
     },
 
@@ -205,6 +211,14 @@ export function createTrackingActivities(deps: ActivityDeps) {
         // A stage that did not run cost nothing; its run says whose result it took.
         await setTags(pool, input.runId, { [`mlfleet.${input.source}_from`]: input.sourceRunId ?? '' });
         await logMetrics(pool, input.runId, [{ key: 'mlfleet.cost_usd', value: 0, timestamp: endTime, step: 0 }]);
+      } else if (input.placement) {
+        // Every attempt's billed seconds × price, preempted ones included.
+        const totals = (await leaseTotals(pool, input.launchId)).get(input.stage) ?? { costUsd: 0, preemptions: 0 };
+        await setTags(pool, input.runId, input.placement);
+        await logMetrics(pool, input.runId, [
+          { key: 'mlfleet.cost_usd', value: totals.costUsd, timestamp: endTime, step: 0 },
+          { key: 'mlfleet.preemptions', value: totals.preemptions, timestamp: endTime, step: 0 },
+        ]);
       }
       await upsertStageRun(pool, {
         launchId: input.launchId,
@@ -225,7 +239,14 @@ export function createTrackingActivities(deps: ActivityDeps) {
 
     /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {
-      await finishRun(input.runId, input.status);
+      const endTime = await finishRun(input.runId, input.status);
+      const totals = [...(await leaseTotals(pool, input.launchId)).values()];
+      if (endTime !== undefined && totals.length > 0) {
+        await logMetrics(pool, input.runId, [
+          { key: 'mlfleet.cost_usd', value: totals.reduce((sum, t) => sum + t.costUsd, 0), timestamp: endTime, step: 0 },
+          { key: 'mlfleet.preemptions', value: totals.reduce((sum, t) => sum + t.preemptions, 0), timestamp: endTime, step: 0 },
+        ]);
+      }
       try {
         await setLaunchStatus(pool, input.launchId, input.status, Date.now(), input.error);
       } catch (err) {

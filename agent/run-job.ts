@@ -68,6 +68,7 @@ export async function runJob(jobDir: string, job: AgentJob, store: ObjectStore, 
   const tmp = join(jobDir, `${jobFiles.status}.tmp`);
   await writeFile(tmp, JSON.stringify(status));
   await rename(tmp, join(jobDir, jobFiles.status));
+  if (job.statusUri) await store.upload(join(jobDir, jobFiles.status), job.statusUri);
   return status;
 }
 

@@ -1,12 +1,15 @@
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { Cloud } from '../domain/pipeline-spec';
 import { createStorage, type Storage } from '../storage/storage';
 import { registerErrorHandling } from './errors';
 import { registerMlflowArtifactRoutes } from './mlflow/artifacts-proxy';
 import { registerMlflowRoutes } from './mlflow/routes';
 import { registerOpenApiRoute } from './openapi';
+import { registerAgentRoute } from './v1/agent';
 import { registerLaunchRoutes } from './v1/launches';
+import { registerOfferRoutes } from './v1/offers';
 import { registerScheduleRoutes } from './v1/schedules';
 import { registerPipelineRoutes } from './v1/pipelines';
 
@@ -19,6 +22,8 @@ export interface AppOptions {
   /** file:// and s3:// storage; from the AWS environment by default. */
   storage?: Storage;
   logger?: boolean;
+  /** The clouds stages may be placed on, for `GET /api/v1/offers`; all when absent. */
+  enabledClouds?: Cloud[];
 }
 
 /** The HTTP API: the MLflow REST facade and mlfleet's /api/v1. */
@@ -35,6 +40,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   registerLaunchRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
   registerPipelineRoutes(app, checks);
   registerScheduleRoutes(app, { ...checks, temporal: opts.temporal, taskQueue: opts.taskQueue });
+  registerOfferRoutes(app, { pool: opts.pool, ...(opts.enabledClouds ? { enabledClouds: opts.enabledClouds } : {}) });
+  registerAgentRoute(app);
   registerOpenApiRoute(app); // last: the document lists every /api/v1 route registered above
   return app;
 }

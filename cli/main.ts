@@ -5,6 +5,7 @@ import { demoCommand } from './demo';
 import { launchCommand, type LaunchOptions } from './launch';
 import { scheduleCommand } from './schedule';
 import { pipelineCommand } from './pipeline';
+import { planCommand } from './plan';
 import { launchJson, renderRunTree } from './render';
 import { apiCommand, workerCommand } from './serve';
 import { upCommand } from './up';
@@ -75,6 +76,8 @@ program
   });
 
 program.addCommand(pipelineCommand(DEFAULT_URL));
+
+program.addCommand(planCommand(DEFAULT_URL));
 
 program
   .command('worker')

@@ -30,6 +30,8 @@ export const AgentJob = z
     outputsUri: z.string(),
     /** Prefix for the stage's stdout and stderr logs (run artifacts). */
     logsUri: z.string(),
+    /** Where a VM's agent uploads its status record too (the provider cannot read the VM's disk). */
+    statusUri: z.string().optional(),
     env: z.record(z.string(), z.string()),
   })
   .strict();

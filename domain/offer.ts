@@ -45,6 +45,9 @@ export const PlacementBlock = z
   .strict();
 export type PlacementBlock = z.infer<typeof PlacementBlock>;
 
+/** The `ApplicationFailure` type of a VM create that failed for capacity or quota; its details hold the PlacementBlock. */
+export const PROVISION_BLOCKED_FAILURE = 'ProvisionBlocked';
+
 /** Whether a block rules an offer out. */
 export function isBlocked(offer: Offer, blocks: readonly PlacementBlock[]): boolean {
   return blocks.some(

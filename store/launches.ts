@@ -65,6 +65,18 @@ export interface StageAttempt {
   endedAt?: number;
   exitCode?: number;
   error?: string;
+  /** Where a cloud attempt ran, and what it cost (billed seconds × price); absent for local ones. */
+  placement?: AttemptPlacement;
+  costUsd?: number;
+}
+
+export interface AttemptPlacement {
+  cloud: string;
+  region: string;
+  zone: string | null;
+  instanceType: string;
+  spot: boolean;
+  pricePerHour: number;
 }
 
 export interface LaunchWithStages extends Launch {
@@ -136,6 +148,13 @@ const StageAttemptRow = z.object({
   ended_at: z.number().nullable(),
   exit_code: z.number().int().nullable(),
   error: z.string().nullable(),
+  cloud: z.string().nullable(),
+  region: z.string().nullable(),
+  zone: z.string().nullable(),
+  instance_type: z.string().nullable(),
+  spot: z.boolean().nullable(),
+  price_per_hour: z.number().nullable(),
+  cost_usd: z.number().nullable(),
 });
 
 // z.number() refuses ±Infinity, which a metric may hold; such a duration is ignored below.
@@ -201,6 +220,19 @@ function toStageAttempt(raw: unknown): StageAttempt {
     ...opt('endedAt', row.ended_at),
     ...opt('exitCode', row.exit_code),
     ...opt('error', row.error),
+    ...(row.cloud !== null && row.region !== null && row.instance_type !== null
+      ? {
+          placement: {
+            cloud: row.cloud,
+            region: row.region,
+            zone: row.zone,
+            instanceType: row.instance_type,
+            spot: row.spot ?? false,
+            pricePerHour: row.price_per_hour ?? 0,
+          },
+        }
+      : {}),
+    ...opt('costUsd', row.cost_usd),
   };
 }
 
@@ -340,8 +372,9 @@ export async function recordStageAttempt(db: Queryable, input: RecordStageAttemp
        UPDATE stage_runs SET attempts = GREATEST(attempts, $3)
        WHERE launch_id = $1 AND stage = $2
      )
-     INSERT INTO stage_attempts AS a (launch_id, stage, attempt, provider, status, started_at, ended_at, exit_code, error)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     INSERT INTO stage_attempts AS a (launch_id, stage, attempt, provider, status, started_at, ended_at, exit_code, error,
+                                      cloud, region, zone, instance_type, spot, price_per_hour, cost_usd)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $13, $14, $15, $16, $17)
      ON CONFLICT (launch_id, stage, attempt) DO UPDATE SET
        status = CASE WHEN a.status = ANY($10::text[]) THEN a.status ELSE EXCLUDED.status END,
        started_at = COALESCE(a.started_at, EXCLUDED.started_at),
@@ -350,7 +383,14 @@ export async function recordStageAttempt(db: Queryable, input: RecordStageAttemp
        exit_code = CASE WHEN a.status = ANY($10::text[]) THEN COALESCE(a.exit_code, EXCLUDED.exit_code)
                         ELSE COALESCE(EXCLUDED.exit_code, a.exit_code) END,
        error = CASE WHEN a.status = ANY($10::text[]) THEN COALESCE(a.error, EXCLUDED.error)
-                    ELSE COALESCE(EXCLUDED.error, a.error) END
+                    ELSE COALESCE(EXCLUDED.error, a.error) END,
+       cloud = COALESCE(a.cloud, EXCLUDED.cloud),
+       region = COALESCE(a.region, EXCLUDED.region),
+       zone = COALESCE(EXCLUDED.zone, a.zone),
+       instance_type = COALESCE(a.instance_type, EXCLUDED.instance_type),
+       spot = COALESCE(a.spot, EXCLUDED.spot),
+       price_per_hour = COALESCE(a.price_per_hour, EXCLUDED.price_per_hour),
+       cost_usd = COALESCE(a.cost_usd, EXCLUDED.cost_usd)
      RETURNING *`,
     [
       input.launchId,
@@ -363,6 +403,13 @@ export async function recordStageAttempt(db: Queryable, input: RecordStageAttemp
       input.exitCode ?? null,
       input.error ?? null,
       TERMINAL_ATTEMPT_STATUSES,
+      input.placement?.cloud ?? null,
+      input.placement?.region ?? null,
+      input.placement?.zone ?? null,
+      input.placement?.instanceType ?? null,
+      input.placement?.spot ?? null,
+      input.placement?.pricePerHour ?? null,
+      input.costUsd ?? null,
     ],
   );
   return toStageAttempt(rows[0]);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { fileUriOf } from '../storage/file-store';
+import { type CloudsConfig, loadCloudsConfig } from './cloud-config';
 
 /** The task queue mlfleet's workers poll and launches start on, unless MLFLEET_TASK_QUEUE says otherwise. */
 export const TASK_QUEUE = 'mlfleet';
@@ -19,6 +20,8 @@ export interface MlfleetConfig {
   postgresPort: number;
   temporalPort: number;
   temporalUiPort: number;
+  /** Clouds stages are placed on (MLFLEET_CLOUDS_CONFIG); absent, every stage runs locally. */
+  clouds?: CloudsConfig;
 }
 
 /** Configuration from the environment, with flags taking precedence; embedded defaults otherwise. */
@@ -27,6 +30,7 @@ export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, 
   const apiPort = overrides.port ?? parsePort(env.MLFLEET_PORT, 5000);
   const artifactRoot = env.MLFLEET_ARTIFACT_ROOT ?? fileUriOf(resolve(dataDir, 'artifacts'));
   checkArtifactRoot(artifactRoot);
+  const clouds = loadCloudsConfig(env);
   return {
     dataDir,
     apiPort,
@@ -39,6 +43,7 @@ export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, 
     postgresPort: parsePort(env.MLFLEET_POSTGRES_PORT, 54329),
     temporalPort: parsePort(env.MLFLEET_TEMPORAL_PORT, 7233),
     temporalUiPort: parsePort(env.MLFLEET_TEMPORAL_UI_PORT, 8233),
+    ...(clouds ? { clouds } : {}),
   };
 }
 

@@ -8,6 +8,8 @@ import type { MlfleetConfig } from './config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { ensureSearchAttributes } from './search-attributes';
 import { startTemporalDevServer } from './temporal-dev-server';
+import { createCloudDeps } from './cloud-drivers';
+import { ensureReaperSchedule, workflowLivenessOf } from './reaper-schedule';
 import { createMlfleetWorker } from './worker';
 
 export interface RunningStack {
@@ -67,7 +69,14 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
     log('bundling workflows and starting the worker …');
-    const worker = await createMlfleetWorker({ connection: workerConnection, pool, config });
+    const clouds = config.clouds
+      ? createCloudDeps(config.clouds, { agentUrl: `${config.publicUrl}/api/v1/agent.js`, workflowLiveness: workflowLivenessOf(client) })
+      : undefined;
+    if (config.clouds) {
+      await ensureReaperSchedule(client, config.taskQueue, config.clouds.reaper_interval_seconds);
+      log(`placing stages on ${config.clouds.enabled.join(', ')}; the leaked-VM reaper sweeps every ${config.clouds.reaper_interval_seconds} s`);
+    }
+    const worker = await createMlfleetWorker({ connection: workerConnection, pool, config, ...(clouds ? { clouds } : {}) });
     const workerRun = worker.run();
     const stopWorker = async (): Promise<void> => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -75,7 +84,13 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     };
     const workerStop = stops.push(stopWorker) - 1;
 
-    const app = buildApp({ pool, temporal: client, taskQueue: config.taskQueue, artifactRoot: config.artifactRoot });
+    const app = buildApp({
+      pool,
+      temporal: client,
+      taskQueue: config.taskQueue,
+      artifactRoot: config.artifactRoot,
+      ...(config.clouds ? { enabledClouds: config.clouds.enabled } : {}),
+    });
     await app.listen({ port: config.apiPort, host: '127.0.0.1' });
     // The API outlives the worker: stages finishing in the worker's grace period still log to it.
     stops[workerStop] = async () => {

@@ -3,6 +3,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
+import type { CloudDeps } from '../activities/vm-compute';
 import { LocalProvider } from '../clouds/local/local-provider';
 import { createStorage } from '../storage/storage';
 import type { MlfleetConfig } from './config';
@@ -12,6 +13,8 @@ export interface MlfleetWorkerOptions {
   pool: pg.Pool;
   /** Namespace, task queue, artifact root, the tracking URI stages get, and the data folder (stage work folders). */
   config: Pick<MlfleetConfig, 'namespace' | 'taskQueue' | 'artifactRoot' | 'publicUrl' | 'dataDir'>;
+  /** Cloud drivers and placement settings (workers/cloud-config.ts); every stage runs locally without them. */
+  clouds?: CloudDeps;
   /** A prebuilt workflow bundle (tests build it once per file); bundled from workflows/ otherwise. */
   workflowBundle?: { code: string };
 }
@@ -25,6 +28,8 @@ export async function createMlfleetWorker(opts: MlfleetWorkerOptions): Promise<W
     artifactRoot: config.artifactRoot,
     trackingUri: config.publicUrl,
     provider: new LocalProvider(join(config.dataDir, 'work')),
+    ...(opts.clouds ? { clouds: opts.clouds } : {}),
+    ...(process.env.AWS_REGION ? { dataRegion: process.env.AWS_REGION } : {}),
   });
   return Worker.create({
     connection: opts.connection,

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow type the worker registers.
 export { launchExperiment } from './launch';
 export { stageRun } from './stage';
+export { reapLeakedVms } from './reaper';

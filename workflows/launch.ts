@@ -205,6 +205,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 outputs: stage.outputs ?? {},
                 material: material(name),
                 cache: cachePolicy(name),
+                ...(launch.placement ? { placement: { resources: stage.resources ?? {} } } : {}),
               },
             ],
             // A cancelled launch lets each stage tear down its process (never TERMINATE, which skips that).

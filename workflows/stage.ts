@@ -1,5 +1,4 @@
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -14,8 +13,10 @@ import type { PreparedInput, StageInputRef } from '../activities/memo';
 import type { AgentStatus } from '../domain/agent-job';
 import type { CacheKeyMaterial } from '../domain/cache-key';
 import type { StageSource, StageStatus } from '../domain/launch';
-import { bookkeepingOptions, pinningOptions } from './activity-options';
+import type { Resources } from '../domain/pipeline-spec';
+import { bookkeepingOptions, pinningOptions, stageComputeOptions } from './activity-options';
 import { failureMessage } from './failure-message';
+import { runPlaced, type PlacementReport } from './placed-run';
 
 /**
  * How a stage uses the memo: `lookup` takes an earlier result with the same key instead of running;
@@ -34,6 +35,8 @@ export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri' | 'inputs'
   /** What the stage's cache key is made of, less its inputs' digests (known once they are pinned). */
   material: Omit<CacheKeyMaterial, 'inputs'>;
   cache: StageCachePolicy;
+  /** Set when the worker places stages (clouds configured): the stage's resources, for ranking offers. */
+  placement?: { resources: Resources };
 };
 
 export interface StageResult {
@@ -64,14 +67,7 @@ const bookkeeping = proxyLocalActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-const compute = proxyActivities<Activities>({
-  // Bounded by the command itself; the heartbeat is what detects a dead worker.
-  startToCloseTimeout: '7 days',
-  heartbeatTimeout: '20 seconds',
-  // The workflow waits until the stage process is really stopped before it records KILLED.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+const compute = proxyActivities<Activities>(stageComputeOptions);
 
 /**
  * One stage of a launch, as a child workflow and an MLflow child run: record the run, pin its
@@ -87,6 +83,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   let cacheKey: string | undefined;
   let hit: { runId: string; outputs: Record<string, string>; outputDigests: Record<string, string> } | undefined;
   const startedAt = Date.now();
+  const placed: PlacementReport = { failovers: [], preemptions: 0 };
   const start = {
     launchId: input.launchId,
     stage: input.stage,
@@ -114,8 +111,9 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
     if (hit) {
       status = 'FINISHED';
     } else {
-      const { parentRunId: _parent, inputs: _refs, material: _material, cache: _cache, ...stage } = input;
-      agent = await compute.runStage({ ...stage, inputs: agentInputs(prepared), key, artifactUri });
+      const { parentRunId: _parent, inputs: _refs, material: _material, cache: _cache, placement, ...stage } = input;
+      const run: RunStageInput = { ...stage, inputs: agentInputs(prepared), key, artifactUri };
+      agent = placement ? await runPlaced(run, placement.resources, placed) : await compute.runStage(run);
       if (agent.exit_code === 0) status = 'FINISHED';
       else error = agent.error ?? `command exited with code ${agent.exit_code}`;
     }
@@ -136,6 +134,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
         ...(cacheKey !== undefined ? { cacheKey } : {}),
         inputDigests: digestsOf(prepared),
         ...(error !== undefined ? { error } : {}),
+        ...(placed.ranked ? { placement: placementTags(placed) } : {}),
       };
       if (!memoized) return tracking.finishStageRun(finish);
       // Only a stage that ran and finished registers its result: a failure is never memoized.
@@ -174,6 +173,21 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
     source: 'ran',
     ...(cacheKey !== undefined ? { cache_key: cacheKey } : {}),
     input_digests: inputDigests,
+  };
+}
+
+/** Where a placed stage ran and why there, as the stage run's tags (DESIGN.md, Data model). */
+function placementTags(report: PlacementReport): Record<string, string> {
+  const { offer, spot, price_per_hour, expected_cost_usd } = report.ranked!;
+  return {
+    'mlfleet.cloud': offer.cloud,
+    'mlfleet.region': offer.region,
+    ...(offer.zone ? { 'mlfleet.zone': offer.zone } : {}),
+    'mlfleet.instance_type': offer.instance_type,
+    'mlfleet.spot': String(spot),
+    'mlfleet.price_per_hour': String(price_per_hour),
+    'mlfleet.expected_cost_usd': String(expected_cost_usd),
+    ...(report.failovers.length > 0 ? { 'mlfleet.failovers': report.failovers.join('; ') } : {}),
   };
 }
 

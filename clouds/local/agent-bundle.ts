@@ -13,9 +13,7 @@ const AGENT_MAIN = join(__dirname, '..', '..', 'agent', 'main.ts');
  * changes the file an agent that is still running was started from.
  */
 export async function buildAgentBundle(outDir: string): Promise<string> {
-  const result = await build({ entryPoints: [AGENT_MAIN], bundle: true, platform: 'node', target: 'node20', format: 'cjs', write: false, logLevel: 'silent' });
-  const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error('building the stage agent produced no output');
+  const code = await agentBundleCode();
   const path = join(outDir, `agent-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.cjs`);
   if (!existsSync(path)) {
     await mkdir(outDir, { recursive: true });
@@ -24,4 +22,20 @@ export async function buildAgentBundle(outDir: string): Promise<string> {
     await rename(tmp, path);
   }
   return path;
+}
+
+let built: Promise<Uint8Array> | undefined;
+
+/** The bundled agent's code, built once per process: what the local provider writes and the API serves to VMs. */
+export function agentBundleCode(): Promise<Uint8Array> {
+  built ??= build({ entryPoints: [AGENT_MAIN], bundle: true, platform: 'node', target: 'node20', format: 'cjs', write: false, logLevel: 'silent' }).then(
+    (result) => {
+      const code = result.outputFiles[0]?.contents;
+      if (!code) throw new Error('building the stage agent produced no output');
+      return code;
+    },
+  );
+  // A failed build is not kept: the next caller tries again.
+  built.catch(() => (built = undefined));
+  return built;
 }

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { CloudDeps } from '../../activities/vm-compute';
 import { buildApp } from '../../api/app';
 import { fileUriOf } from '../../storage/file-store';
 import type { Storage } from '../../storage/storage';
@@ -18,9 +19,9 @@ export interface WorkflowTestContext {
   dataDir: string;
   artifactRoot: string;
   /** A worker on a task queue of its own, so test files never steal each other's tasks. */
-  createWorker(taskQueue: string): Promise<Worker>;
+  createWorker(taskQueue: string, opts?: { clouds?: CloudDeps }): Promise<Worker>;
   /** Creates such a worker and runs it until close(). */
-  runWorker(taskQueue: string): Promise<void>;
+  runWorker(taskQueue: string, opts?: { clouds?: CloudDeps }): Promise<void>;
   /**
    * Serves the API (launches start on `taskQueue`) on a free local port until close(); its base URL.
    * `artifactRoot` and `storage` replace the file:// root under dataDir (e.g. an s3:// root on moto).
@@ -60,8 +61,9 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
     pool,
     dataDir,
     artifactRoot,
-    async createWorker(taskQueue) {
+    async createWorker(taskQueue, opts = {}) {
       return createMlfleetWorker({
+        ...(opts.clouds ? { clouds: opts.clouds } : {}),
         connection: nativeConnection,
         pool,
         // Test stages do not log to MLflow; nothing listens at publicUrl.
@@ -69,8 +71,8 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
         workflowBundle: await workflowBundle(),
       });
     },
-    async runWorker(taskQueue) {
-      const worker = await context.createWorker(taskQueue);
+    async runWorker(taskQueue, opts = {}) {
+      const worker = await context.createWorker(taskQueue, opts);
       running.push({ worker, run: worker.run() });
     },
     async startApi(taskQueue, opts = {}) {

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { AzureConfig } from '../clouds/azure/azure-config';
+import { Cloud } from '../domain/pipeline-spec';
+
+/**
+ * Which clouds stages go to and how to reach them: the file `MLFLEET_CLOUDS_CONFIG` names
+ * (`mlfleet emulators` writes one for its local endpoints). Credentials come from each SDK's own
+ * chain (AWS_*, Application Default Credentials, DefaultAzureCredential) unless an emulator's are given.
+ */
+export const CloudsConfig = z
+  .object({
+    /** `local` keeps CPU stages that fit this machine here (free); the others need their section below. */
+    enabled: z.array(Cloud).min(1),
+    /** Seconds a lease holds without renewal before the reaper may take its VM. */
+    lease_ttl_seconds: z.number().int().min(10).default(600),
+    /** How often the reaper sweeps. */
+    reaper_interval_seconds: z.number().int().min(1).default(300),
+    aws: z
+      .object({
+        image_ids: z.record(z.string(), z.string().min(1)),
+        endpoint: z.url().optional(),
+        credentials: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
+    gcp: z
+      .object({
+        project: z.string().min(1),
+        emulator_endpoint: z.url().optional(),
+        boot_image: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    azure: AzureConfig.omit({ ca: true })
+      .extend({
+        ca_file: z.string().min(1).optional(),
+        /** A local fake: a placeholder bearer token instead of DefaultAzureCredential. */
+        emulator: z.boolean().default(false),
+      })
+      .optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    for (const cloud of ['aws', 'gcp', 'azure'] as const) {
+      if (config.enabled.includes(cloud) && !config[cloud]) ctx.addIssue({ code: 'custom', path: [cloud], message: `'${cloud}' is enabled but has no section` });
+    }
+  });
+export type CloudsConfig = z.infer<typeof CloudsConfig>;
+
+/** The clouds config from `MLFLEET_CLOUDS_CONFIG`, or undefined (every stage local) when unset. */
+export function loadCloudsConfig(env: NodeJS.ProcessEnv = process.env): CloudsConfig | undefined {
+  const file = env.MLFLEET_CLOUDS_CONFIG;
+  if (!file) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`MLFLEET_CLOUDS_CONFIG=${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = CloudsConfig.safeParse(raw);
+  if (!parsed.success) throw new Error(`MLFLEET_CLOUDS_CONFIG=${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
