@@ -1,4 +1,5 @@
 import type { LaunchProgress, StageProgress } from '../domain/launch';
+import type { RunSummary } from './api-client';
 
 const duration = (stage: StageProgress): string => {
   if (stage.duration_s !== undefined) return `${stage.duration_s.toFixed(1)}s`;
@@ -70,4 +71,51 @@ export function renderMetrics(stage: string, metrics: Record<string, number>, ta
     .map(([key, value]) => `${key}=${Number.isInteger(value) ? value : value.toFixed(4)}`);
   const userTags = Object.entries(tags).filter(([key]) => !key.startsWith('mlflow.') && !key.startsWith('mlfleet.'));
   return `  ${stage.padEnd(14)} ${[...shown, ...userTags.map(([k, v]) => `${k}=${v}`)].join('  ') || '-'}`;
+}
+
+/** Dollars: cents for large sums, three significant digits for the fractions of a cent seconds of a VM cost. */
+const usd = (value: number): string => (value === 0 ? '$0' : value >= 1 ? `$${value.toFixed(2)}` : `$${value.toPrecision(3)}`);
+
+const usdTag = (text: string | undefined): string => (text === undefined || Number.isNaN(Number(text)) ? '-' : usd(Number(text)));
+
+/**
+ * Where each placed stage ran, what it was expected to cost and what it cost, and why it left the
+ * offers it failed over from: read from the `mlfleet.*` tags and metrics of each stage run and the launch run.
+ */
+export function renderPlacements(stages: Array<{ stage: StageProgress; run: RunSummary }>, launchRun: RunSummary): string {
+  const rows = stages.map(({ stage, run }) => {
+    const { tags, metrics } = run;
+    if (stage.source === 'cached') return [stage.name, `cached from ${stage.cached_from ?? '?'}: placed nothing`];
+    return [
+      stage.name,
+      tags['mlfleet.cloud'] ?? '-',
+      tags['mlfleet.region'] ?? '-',
+      tags['mlfleet.zone'] ?? '-',
+      tags['mlfleet.instance_type'] ?? '-',
+      tags['mlfleet.spot'] === undefined ? '-' : tags['mlfleet.spot'] === 'true' ? 'spot' : 'on-demand',
+      usdTag(tags['mlfleet.price_per_hour']),
+      usdTag(tags['mlfleet.expected_cost_usd']),
+      metrics['mlfleet.cost_usd'] === undefined ? '-' : usd(metrics['mlfleet.cost_usd']),
+      String(metrics['mlfleet.preemptions'] ?? 0),
+    ];
+  });
+  const header = ['STAGE', 'CLOUD', 'REGION', 'ZONE', 'INSTANCE', 'SPOT', 'PRICE/H', 'EXPECTED', 'COST', 'PREEMPTIONS'];
+  // A cached stage's one sentence spans the columns after its name: it sizes that column only.
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.filter((r) => i === 0 || r.length === header.length).map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')}`.trimEnd();
+  const failovers = stages.flatMap(({ stage, run }) => {
+    const why = run.tags['mlfleet.failovers'];
+    return why ? [`  ${stage.name.padEnd(widths[0]!)}  ${why}`] : [];
+  });
+  const preemptions = launchRun.metrics['mlfleet.preemptions'] ?? 0;
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    'why: each stage took the fitting offer of least expected cost (price × expected hours × (1 + interruption penalty) + egress of its inputs)',
+    failovers.length > 0 ? 'failovers (an offer a stage left, and why):' : 'failovers: none',
+    ...failovers,
+    '',
+    `launch total cost ${usd(launchRun.metrics['mlfleet.cost_usd'] ?? 0)}  (${preemptions} preemption${preemptions === 1 ? '' : 's'}; billed seconds × price of every attempt)`,
+  ].join('\n');
 }

@@ -4,6 +4,7 @@ import { buildApp } from '../api/app';
 import { migrate } from '../store/migrate';
 import { createPool } from '../store/pool';
 import { loadConfig, type MlfleetConfig } from '../workers/config';
+import { setUpClouds } from '../workers/cloud-drivers';
 import { ensureSearchAttributes } from '../workers/search-attributes';
 import { createMlfleetWorker } from '../workers/worker';
 import { untilSignal } from './up';
@@ -23,12 +24,15 @@ export async function workerCommand(): Promise<void> {
   const pool = createPool(config.databaseUrl);
   await migrate(pool);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const worker = await createMlfleetWorker({ connection, pool, config });
+  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const clouds = await setUpClouds(config, new Client({ connection: clientConnection, namespace: config.namespace }), (line) => console.log(`[mlfleet] ${line}`));
+  const worker = await createMlfleetWorker({ connection, pool, config, ...(clouds ? { clouds } : {}) });
   const running = worker.run();
   console.log(`[mlfleet] worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
   await Promise.race([running, untilSignal().then(() => worker.shutdown())]);
   await running;
   await connection.close();
+  await clientConnection.close();
   await pool.end();
 }
 

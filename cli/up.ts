@@ -1,14 +1,28 @@
-import { loadConfig } from '../workers/config';
+import type { CloudsConfig } from '../workers/cloud-config';
+import { loadConfig, type MlfleetConfig } from '../workers/config';
 import { type RunningStack, startStack } from '../workers/stack';
 
 export interface UpOptions {
   port?: number;
   dataDir?: string;
+  /** Clouds to place stages on instead of MLFLEET_CLOUDS_CONFIG's (the demo's simulated clouds). */
+  clouds?: CloudsConfig;
 }
+
+// The environment less MLFLEET_CLOUDS_CONFIG: where its clouds are not wanted, a stale one must not fail the start.
+const envWithoutClouds = (): NodeJS.ProcessEnv => ({ ...process.env, MLFLEET_CLOUDS_CONFIG: '' });
+
+/** The configuration from the environment and flags; given clouds replace MLFLEET_CLOUDS_CONFIG's. */
+function configOf(opts: UpOptions): MlfleetConfig {
+  return opts.clouds ? { ...loadConfig(opts, envWithoutClouds()), clouds: opts.clouds } : loadConfig(opts);
+}
+
+/** The local state folder `bringUp` would use: `--data-dir`, MLFLEET_DATA_DIR or `.mlfleet`, absolute. */
+export const dataDirOf = (opts: Pick<UpOptions, 'dataDir'>): string => loadConfig(opts, envWithoutClouds()).dataDir;
 
 /** Starts the stack and prints where everything is. */
 export async function bringUp(opts: UpOptions, log: (line: string) => void): Promise<RunningStack> {
-  const config = loadConfig(opts);
+  const config = configOf(opts);
   const stack = await startStack(config, (line) => log(`[mlfleet] ${line}`));
   log('');
   log('mlfleet is up');

@@ -8,8 +8,7 @@ import type { MlfleetConfig } from './config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { ensureSearchAttributes } from './search-attributes';
 import { startTemporalDevServer } from './temporal-dev-server';
-import { createCloudDeps } from './cloud-drivers';
-import { ensureReaperSchedule, workflowLivenessOf } from './reaper-schedule';
+import { setUpClouds } from './cloud-drivers';
 import { createMlfleetWorker } from './worker';
 
 export interface RunningStack {
@@ -69,13 +68,7 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stops.push(() => workerConnection.close());
     log('bundling workflows and starting the worker …');
-    const clouds = config.clouds
-      ? createCloudDeps(config.clouds, { agentUrl: `${config.publicUrl}/api/v1/agent.js`, workflowLiveness: workflowLivenessOf(client) })
-      : undefined;
-    if (config.clouds) {
-      await ensureReaperSchedule(client, config.taskQueue, config.clouds.reaper_interval_seconds);
-      log(`placing stages on ${config.clouds.enabled.join(', ')}; the leaked-VM reaper sweeps every ${config.clouds.reaper_interval_seconds} s`);
-    }
+    const clouds = await setUpClouds(config, client, log);
     const worker = await createMlfleetWorker({ connection: workerConnection, pool, config, ...(clouds ? { clouds } : {}) });
     const workerRun = worker.run();
     const stopWorker = async (): Promise<void> => {

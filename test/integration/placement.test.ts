@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { bundledCatalog } from '../../clouds/pricing/catalog';
@@ -12,6 +13,7 @@ import { createCloudDeps } from '../../workers/cloud-drivers';
 import { ensureReaperSchedule, reaperScheduleId, workflowLivenessOf } from '../../workers/reaper-schedule';
 import { stageWorkflowId } from '../../workflows/ids';
 import { launch, uniqueId } from '../helpers/launches';
+import { testEnv } from '../helpers/services';
 import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
 
 // Placement on the three simulated clouds (issue 6), through the real SDKs against the local
@@ -20,6 +22,8 @@ import { createWorkflowTestContext, eventually, type WorkflowTestContext } from 
 
 let ctx: WorkflowTestContext;
 let emulators: Emulators;
+let apiUrl: string;
+const workerProcesses: ChildProcess[] = [];
 const taskQueue = uniqueId('placement');
 // Short enough for the reaper test; the others never let a lease expire.
 const REAPER_INTERVAL_S = 2;
@@ -27,7 +31,7 @@ const REAPER_INTERVAL_S = 2;
 beforeAll(async () => {
   ctx = await createWorkflowTestContext();
   emulators = await startEmulators(join(ctx.dataDir, 'emulators'));
-  const apiUrl = await ctx.startApi(taskQueue);
+  apiUrl = await ctx.startApi(taskQueue);
   const clouds = createCloudDeps(emulators.config, { agentUrl: `${apiUrl}/api/v1/agent.js`, workflowLiveness: workflowLivenessOf(ctx.client) });
   await ctx.runWorker(taskQueue, { clouds });
 }, 120_000);
@@ -39,10 +43,13 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await ctx.client.schedule
-    .getHandle(reaperScheduleId(taskQueue))
-    .delete()
-    .catch(() => undefined);
+  for (const worker of workerProcesses) if (worker.exitCode === null) worker.kill('SIGKILL');
+  for (const queue of [taskQueue, crashQueue]) {
+    await ctx.client.schedule
+      .getHandle(reaperScheduleId(queue))
+      .delete()
+      .catch(() => undefined);
+  }
   await ctx.close();
   await emulators.stop();
 });
@@ -139,3 +146,43 @@ test("the reaper removes a terminated stage's VM within its interval", async () 
   expect(lease!.endReason).toMatch(/^reaped: owner workflow closed/);
   await handle.result().catch(() => undefined);
 });
+
+const crashQueue = uniqueId('placement-crash');
+
+/** `mlfleet worker` as its own process on the simulated clouds, so it can be SIGKILLed for real. */
+function startWorkerProcess(): ChildProcess {
+  const env = testEnv();
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'mlfleet.cjs'), 'worker'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: env.databaseUrl,
+      TEMPORAL_ADDRESS: env.temporalAddress,
+      MLFLEET_TASK_QUEUE: crashQueue,
+      MLFLEET_DATA_DIR: ctx.dataDir,
+      MLFLEET_ARTIFACT_ROOT: ctx.artifactRoot,
+      MLFLEET_PUBLIC_URL: apiUrl,
+      MLFLEET_CLOUDS_CONFIG: emulators.configFile,
+    },
+    stdio: 'ignore',
+  });
+  workerProcesses.push(child);
+  return child;
+}
+
+test('a worker SIGKILLed while it provisions leaves no duplicate VM: the retry adopts the one it created', async () => {
+  const first = startWorkerProcess();
+  const { handle, launchId } = await launch(ctx.client, crashQueue, input({ train: gpuStage('sleep 2', { gpu: { type: 'T4', count: 1 }, clouds: ['aws'] }) }));
+  // The lease row is written just before the create call: kill the worker the moment it appears.
+  const [lease] = await eventually(async () => {
+    const leases = await listStageLeases(ctx.pool, launchId, 'train');
+    return leases.length > 0 ? leases : undefined;
+  }, 90_000, 'the lease');
+  first.kill('SIGKILL');
+  await new Promise((resolve) => first.once('exit', resolve));
+  startWorkerProcess();
+  const progress = await handle.result();
+  expect(progress.status).toBe('FINISHED');
+  // One lease, and exactly one VM ever created under its name, however often the create ran.
+  expect((await listStageLeases(ctx.pool, launchId, 'train')).map((l) => l.leaseId)).toEqual([lease!.leaseId]);
+  expect((await emulators.controls.aws.vms()).filter((vm) => vm.name === lease!.leaseId)).toHaveLength(1);
+}, 150_000);
