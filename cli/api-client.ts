@@ -1,4 +1,4 @@
-import { LaunchProgress, type LaunchInput } from '../domain/launch';
+import { LaunchProgress, StageAttemptList, type LaunchInput } from '../domain/launch';
 import { requestApi } from './http';
 import {
   CodeBundleUploaded,
@@ -25,6 +25,11 @@ export class MlfleetApi {
 
   getLaunch(launchId: string): Promise<LaunchProgress> {
     return this.request('GET', `/api/v1/launches/${encodeURIComponent(launchId)}`).then((body) => LaunchProgress.parse(body));
+  }
+
+  /** Every placement attempt of the launch's stages (where each ran, how it ended, what it cost). */
+  getAttempts(launchId: string): Promise<StageAttemptList> {
+    return this.request('GET', `/api/v1/launches/${encodeURIComponent(launchId)}/attempts`).then((body) => StageAttemptList.parse(body));
   }
 
   cancelLaunch(launchId: string): Promise<LaunchProgress> {

@@ -84,7 +84,10 @@ async function runDemoLaunch(stack: RunningStack, keep: boolean, log: (line: str
   log(`launch ${launched.launch_id} started; stage progress:`);
   const started = Date.now();
   const launchEnded = new AbortController();
-  const preemption = emulators ? preemptFirstSpotGpuVm(emulators, launched.launch_id, spec, launchEnded.signal, log) : Promise.resolve();
+  // Never rejects: a watcher that fails says so and the launch goes on unpreempted.
+  const preemption = emulators
+    ? preemptFirstSpotGpuVm(emulators, launched.launch_id, spec, launchEnded.signal, log).catch((err: unknown) => log(`  >>> the preemption watcher failed: ${(err as Error).message}`))
+    : Promise.resolve();
   let final: LaunchProgress;
   try {
     final = await waitForLaunch(api, launched.launch_id, log, 500);

@@ -33,7 +33,7 @@ export async function emulatorsCommand(opts: { dir?: string }): Promise<void> {
   const dir = resolve(opts.dir ?? emulatorsDirOf(dataDirOf({})));
   console.log(`starting the simulated clouds (state in ${dir}) …`);
   const emulators = await startEmulators(dir);
-  let live = 0;
+  let live: number;
   try {
     for (const line of describeEmulators(emulators)) console.log(line);
     console.log('place stages on them (in the shell that runs `mlfleet up` or `mlfleet worker`):');

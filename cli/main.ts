@@ -1,7 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../domain/pipeline-spec';
+import { renderAttempts } from './render-attempts';
 import { ApiRequestError, MlfleetApi } from './api-client';
-import { demoCommand } from './demo';
+import { DEMO_CLOUD_MODES, demoCommand, type DemoOptions } from './demo';
+import { emulatorsCommand } from './emulators';
 import { launchCommand, type LaunchOptions } from './launch';
 import { scheduleCommand } from './schedule';
 import { pipelineCommand } from './pipeline';
@@ -52,8 +54,15 @@ program
   .option('--json', 'print as JSON', false)
   .option('--url <url>', 'mlfleet API (or MLFLEET_URL)', DEFAULT_URL)
   .action(async (launchId: string, opts: { json: boolean; url: string }) => {
-    const progress = await new MlfleetApi(opts.url).getLaunch(launchId);
-    console.log(opts.json ? JSON.stringify(launchJson(progress)) : renderRunTree(progress, { digests: true }));
+    const api = new MlfleetApi(opts.url);
+    const [progress, attempts] = await Promise.all([api.getLaunch(launchId), api.getAttempts(launchId)]);
+    if (opts.json) {
+      console.log(JSON.stringify({ ...launchJson(progress), attempts: attempts.attempts }));
+      return;
+    }
+    console.log(renderRunTree(progress, { digests: true }));
+    const placements = renderAttempts(attempts);
+    if (placements) console.log(`\nplacement attempts:\n${placements}`);
   });
 
 program
@@ -71,9 +80,20 @@ program
   .option('--port <n>', 'API port', port)
   .option('--data-dir <dir>', 'local state folder (default .mlfleet)')
   .option('--keep', 'keep the stack running afterwards', false)
-  .action(async (opts: { port?: number; dataDir?: string; keep: boolean }) => {
+  .addOption(
+    new Option('--clouds <mode>', 'local: stages run on this machine; simulated: placed on the simulated AWS, GCP and Azure, with one preemption')
+      .choices(DEMO_CLOUD_MODES)
+      .default('local'),
+  )
+  .action(async (opts: DemoOptions) => {
     process.exitCode = await demoCommand(opts);
   });
+
+program
+  .command('emulators')
+  .description('run the simulated clouds (moto EC2 + S3 with fault injection, GCP Compute and Azure ARM fakes) until Ctrl-C')
+  .option('--dir <dir>', 'their state and clouds config (default <data dir>/emulators)')
+  .action((opts: { dir?: string }) => emulatorsCommand(opts));
 
 program.addCommand(pipelineCommand(DEFAULT_URL));
 

@@ -115,6 +115,28 @@ export const StageProgress = z.object({
 });
 export type StageProgress = z.infer<typeof StageProgress>;
 
+/** One placement attempt of a stage: where it ran (a cloud VM, or this machine), how it ended, what it cost. */
+export const StageAttemptView = z.object({
+  stage: z.string(),
+  attempt: z.number().int(),
+  provider: z.string(),
+  status: z.enum(['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'PREEMPTED']),
+  started_at: z.number().optional(),
+  ended_at: z.number().optional(),
+  error: z.string().optional(),
+  cloud: z.string().optional(),
+  region: z.string().optional(),
+  zone: z.string().nullable().optional(),
+  instance_type: z.string().optional(),
+  spot: z.boolean().optional(),
+  price_per_hour: z.number().optional(),
+  cost_usd: z.number().optional(),
+});
+export type StageAttemptView = z.infer<typeof StageAttemptView>;
+
+export const StageAttemptList = z.object({ launch_id: z.string(), attempts: z.array(StageAttemptView) });
+export type StageAttemptList = z.infer<typeof StageAttemptList>;
+
 /** What `mlfleet status`, `GET /api/v1/launches/:id` and the launch workflow's query all answer. */
 export const LaunchProgress = z.object({
   launch_id: z.string(),

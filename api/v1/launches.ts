@@ -3,9 +3,9 @@ import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundErro
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { canonicalJson } from '../../domain/canonical-json';
-import { LaunchInput, LaunchProgress, LaunchTrigger, RunStatus } from '../../domain/launch';
+import { LaunchInput, LaunchProgress, LaunchTrigger, RunStatus, StageAttemptList } from '../../domain/launch';
 import { claimLaunchRequest, markLaunchRequestStarted } from '../../store/launch-requests';
-import { type LaunchCursor, getLaunchProgress, listLaunches } from '../../store/launches';
+import { type LaunchCursor, getLaunch, getLaunchProgress, listLaunches, listStageAttempts } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
 import { startLaunch } from '../../workers/launcher';
@@ -230,6 +230,43 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       errors: [404],
     },
     async ({ params }) => progressOf(params.id),
+  );
+
+  v1Route(
+    app,
+    {
+      method: 'GET',
+      path: '/api/v1/launches/:id/attempts',
+      summary: "Every placement attempt of a launch's stages: cloud, region, zone, instance type, spot, how it ended (PREEMPTED, FAILED, …) and its cost",
+      params: LaunchIdParams,
+      response: StageAttemptList,
+      errors: [404],
+    },
+    async ({ params }): Promise<StageAttemptList> => {
+      if (!(await getLaunch(pool, params.id))) throw launchNotFound(params.id);
+      const attempts = await listStageAttempts(pool, params.id);
+      return {
+        launch_id: params.id,
+        attempts: attempts.map((a) => ({
+          stage: a.stage,
+          attempt: a.attempt,
+          provider: a.provider,
+          status: a.status,
+          ...(a.startedAt !== undefined && { started_at: a.startedAt }),
+          ...(a.endedAt !== undefined && { ended_at: a.endedAt }),
+          ...(a.error !== undefined && { error: a.error }),
+          ...(a.placement && {
+            cloud: a.placement.cloud,
+            region: a.placement.region,
+            zone: a.placement.zone,
+            instance_type: a.placement.instanceType,
+            spot: a.placement.spot,
+            price_per_hour: a.placement.pricePerHour,
+          }),
+          ...(a.costUsd !== undefined && { cost_usd: a.costUsd }),
+        })),
+      };
+    },
   );
 
   v1Route(

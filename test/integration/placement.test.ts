@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { bundledCatalog } from '../../clouds/pricing/catalog';
-import type { LaunchInput, LaunchProgress } from '../../domain/launch';
+import { StageAttemptList, type LaunchInput, type LaunchProgress } from '../../domain/launch';
+import { renderAttempts } from '../../cli/render-attempts';
 import { rankOffers } from '../../domain/placement';
 import type { Resources } from '../../domain/pipeline-spec';
 import { startEmulators, type Emulators } from '../../emulators/start';
@@ -120,6 +121,13 @@ test('a preemption mid-stage re-places it in another region, and the cost sums b
   expect(launchRun.data.metrics.find((m) => m.key === 'mlfleet.cost_usd')?.value).toBeCloseTo(total, 12);
   const attempts = await listStageAttempts(ctx.pool, launchId, 'train');
   expect(attempts.map((a) => a.status)).toEqual(['PREEMPTED', 'FINISHED']);
+  // The API and `mlfleet status` show both attempts, where they ran and what each cost.
+  const listed = StageAttemptList.parse(await (await fetch(`${apiUrl}/api/v1/launches/${launchId}/attempts`)).json());
+  expect(listed.attempts.map((a) => [a.status, a.region, a.cost_usd])).toEqual(leases.map((l, i) => [i === 0 ? 'PREEMPTED' : 'FINISHED', l.region, l.costUsd]));
+  const table = renderAttempts(listed);
+  expect(table).toContain('PREEMPTED');
+  expect(table).toContain(`total cost $${total.toFixed(6)} over 2 attempts`);
+  expect((await fetch(`${apiUrl}/api/v1/launches/no-such-launch/attempts`)).status).toBe(404);
 });
 
 test('a cancelled launch leaves no VM', async () => {
