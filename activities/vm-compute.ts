@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { renderBootScript } from '../clouds/boot-script';
-import { currentOffers } from '../clouds/pricing/refresh';
+import { currentOffers, type PriceSource } from '../clouds/pricing/refresh';
 import { ProvisionError } from '../clouds/provision-error';
 import type { VmDriver, VmRef } from '../clouds/vm-driver';
 import { AgentStatus, type AgentInput } from '../domain/agent-job';
@@ -28,6 +28,8 @@ export interface CloudDeps {
   agentUrl: string;
   /** How long a lease holds without a heartbeat before the reaper may take its VM. */
   leaseTtlMs: number;
+  /** Live price sources the scheduled refresh reads into the offer catalog. */
+  priceSources: PriceSource[];
   /** Whether a lease's owner (a stage workflow) still runs; `unknown` when Temporal does not know it. */
   workflowLiveness: (workflowId: string) => Promise<'running' | 'closed' | 'unknown'>;
 }

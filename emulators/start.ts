@@ -51,6 +51,9 @@ export async function startEmulators(root: string, opts: { enabled?: CloudsConfi
       enabled: opts.enabled ?? ['aws', 'gcp', 'azure'],
       lease_ttl_seconds: opts.leaseTtlSeconds ?? 600,
       reaper_interval_seconds: opts.reaperIntervalSeconds ?? 300,
+      // The emulators price nothing real (moto's spot prices fail the catalog's sanity checks): the bundled catalog holds.
+      price_sources: [],
+      price_refresh_interval_seconds: 21_600,
       aws: { endpoint: ec2.endpoint, credentials: MOTO_CREDENTIALS, image_ids: Object.fromEntries(AWS_REGIONS.map((region) => [region, EC2_EMULATOR_AMI])) },
       gcp: { project: 'mlfleet-emulated', emulator_endpoint: gcp.endpoint },
       azure: {

@@ -3,6 +3,39 @@ import { z } from 'zod';
 import { AzureConfig } from '../clouds/azure/azure-config';
 import { Cloud } from '../domain/pipeline-spec';
 
+/** One live price source: clouds/pricing/refresh.ts `PriceSource`, as written in the config file. */
+export const PriceSourceConfig = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('aws'),
+      regions: z.array(z.string().min(1)).min(1),
+      instanceTypes: z.array(z.string().min(1)).optional(),
+      endpoint: z.url().optional(),
+      name: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('azure'),
+      regions: z.array(z.string().min(1)).min(1),
+      sizes: z.array(z.string().min(1)).optional(),
+      baseUrl: z.url().optional(),
+      name: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('gcp'),
+      /** Read from this environment variable, so the key never sits in the file. */
+      apiKeyEnv: z.string().min(1).optional(),
+      regions: z.array(z.string().min(1)).optional(),
+      baseUrl: z.url().optional(),
+      name: z.string().min(1).optional(),
+    })
+    .strict(),
+]);
+export type PriceSourceConfig = z.infer<typeof PriceSourceConfig>;
+
 /**
  * Which clouds stages go to and how to reach them: the file `MLFLEET_CLOUDS_CONFIG` names
  * (`mlfleet emulators` writes one for its local endpoints). Credentials come from each SDK's own
@@ -16,6 +49,10 @@ export const CloudsConfig = z
     lease_ttl_seconds: z.number().int().min(10).default(600),
     /** How often the reaper sweeps. */
     reaper_interval_seconds: z.number().int().min(1).default(300),
+    /** Live price sources refreshed into the offer catalog (clouds/pricing/); the bundled catalog alone when empty. */
+    price_sources: z.array(PriceSourceConfig).default([]),
+    /** How often the price sources are refreshed. */
+    price_refresh_interval_seconds: z.number().int().min(60).default(21_600),
     aws: z
       .object({
         image_ids: z.record(z.string(), z.string().min(1)),

@@ -5,9 +5,10 @@ import { AwsVmDriver } from '../clouds/aws/aws-driver';
 import { AzureDriver } from '../clouds/azure/azure-driver';
 import { GcpDriver } from '../clouds/gcp/gcp-driver';
 import type { Client } from '@temporalio/client';
-import type { CloudsConfig } from './cloud-config';
+import type { CloudsConfig, PriceSourceConfig } from './cloud-config';
+import type { PriceSource } from '../clouds/pricing/refresh';
 import type { MlfleetConfig } from './config';
-import { ensureReaperSchedule, workflowLivenessOf } from './reaper-schedule';
+import { ensurePriceRefreshSchedule, ensureReaperSchedule, workflowLivenessOf } from './maintenance-schedules';
 
 // What the Azure fake accepts: any bearer token.
 const EMULATOR_TOKEN: TokenCredential = { getToken: () => Promise.resolve({ token: 'emulator', expiresOnTimestamp: Date.now() + 3_600_000 }) };
@@ -31,7 +32,7 @@ export function createCloudDeps(config: CloudsConfig, opts: Pick<CloudDeps, 'age
     const config = { ...rest, ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) };
     drivers.azure = emulator ? new AzureDriver(config, EMULATOR_TOKEN) : new AzureDriver(config);
   }
-  return { drivers, enabled: config.enabled, leaseTtlMs: config.lease_ttl_seconds * 1000, ...opts };
+  return { drivers, enabled: config.enabled, leaseTtlMs: config.lease_ttl_seconds * 1000, priceSources: config.price_sources.map(priceSourceOf), ...opts };
 }
 
 /**
@@ -41,6 +42,15 @@ export function createCloudDeps(config: CloudsConfig, opts: Pick<CloudDeps, 'age
 export async function setUpClouds(config: MlfleetConfig, client: Client, log: (line: string) => void): Promise<CloudDeps | undefined> {
   if (!config.clouds) return undefined;
   await ensureReaperSchedule(client, config.taskQueue, config.clouds.reaper_interval_seconds);
+  if (config.clouds.price_sources.length > 0) await ensurePriceRefreshSchedule(client, config.taskQueue, config.clouds.price_refresh_interval_seconds);
   log(`placing stages on ${config.clouds.enabled.join(', ')}; the leaked-VM reaper sweeps every ${config.clouds.reaper_interval_seconds} s`);
   return createCloudDeps(config.clouds, { agentUrl: `${config.publicUrl}/api/v1/agent.js`, workflowLiveness: workflowLivenessOf(client) });
+}
+
+/** A configured price source as the refresher takes it: a GCP API key read from its environment variable. */
+function priceSourceOf(source: PriceSourceConfig): PriceSource {
+  if (source.kind !== 'gcp') return source;
+  const { apiKeyEnv, ...rest } = source;
+  const apiKey = apiKeyEnv ? process.env[apiKeyEnv] : undefined;
+  return { ...rest, ...(apiKey ? { apiKey } : {}) };
 }

@@ -2,3 +2,4 @@
 export { launchExperiment } from './launch';
 export { stageRun } from './stage';
 export { reapLeakedVms } from './reaper';
+export { refreshOfferPrices } from './price-refresh';

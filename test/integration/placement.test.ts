@@ -11,7 +11,7 @@ import { listStageAttempts } from '../../store/launches';
 import { getRun } from '../../store/runs';
 import { listStageLeases } from '../../store/vm-leases';
 import { createCloudDeps } from '../../workers/cloud-drivers';
-import { ensureReaperSchedule, reaperScheduleId, workflowLivenessOf } from '../../workers/reaper-schedule';
+import { ensureReaperSchedule, reaperScheduleId, workflowLivenessOf } from '../../workers/maintenance-schedules';
 import { stageWorkflowId } from '../../workflows/ids';
 import { launch, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';

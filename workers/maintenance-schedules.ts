@@ -3,14 +3,21 @@ import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@tem
 /** The reaper's schedule id: one per namespace and task queue. */
 export const reaperScheduleId = (taskQueue: string): string => `mlfleet-reaper/${taskQueue}`;
 
-/**
- * Creates (or updates the interval of) the Temporal Schedule that runs the leaked-VM reaper on
- * `taskQueue` every `intervalSeconds`; a sweep still running skips the next one.
- */
-export async function ensureReaperSchedule(client: Client, taskQueue: string, intervalSeconds: number): Promise<void> {
-  const scheduleId = reaperScheduleId(taskQueue);
+/** The price refresh's schedule id: one per namespace and task queue. */
+export const priceRefreshScheduleId = (taskQueue: string): string => `mlfleet-prices/${taskQueue}`;
+
+/** The leaked-VM reaper every `intervalSeconds`; a sweep still running skips the next one. */
+export const ensureReaperSchedule = (client: Client, taskQueue: string, intervalSeconds: number): Promise<void> =>
+  ensureSchedule(client, reaperScheduleId(taskQueue), 'reapLeakedVms', taskQueue, intervalSeconds);
+
+/** The offer catalog's live price refresh every `intervalSeconds`. */
+export const ensurePriceRefreshSchedule = (client: Client, taskQueue: string, intervalSeconds: number): Promise<void> =>
+  ensureSchedule(client, priceRefreshScheduleId(taskQueue), 'refreshOfferPrices', taskQueue, intervalSeconds);
+
+/** Creates (or updates the interval of) a schedule running `workflowType` on `taskQueue`. */
+async function ensureSchedule(client: Client, scheduleId: string, workflowType: string, taskQueue: string, intervalSeconds: number): Promise<void> {
   const spec = { intervals: [{ every: intervalSeconds * 1000 }] };
-  const action = { type: 'startWorkflow' as const, workflowType: 'reapLeakedVms', taskQueue, workflowId: `mlfleet-reaper/${taskQueue}/sweep` };
+  const action = { type: 'startWorkflow' as const, workflowType, taskQueue, workflowId: `${scheduleId}/run` };
   try {
     await client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP } });
   } catch (err) {
