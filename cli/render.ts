@@ -76,7 +76,10 @@ export function renderMetrics(stage: string, metrics: Record<string, number>, ta
 /** Dollars: cents for large sums, three significant digits for the fractions of a cent seconds of a VM cost. */
 const usd = (value: number): string => (value === 0 ? '$0' : value >= 1 ? `$${value.toFixed(2)}` : `$${value.toPrecision(3)}`);
 
-const usdTag = (text: string | undefined): string => (text === undefined || Number.isNaN(Number(text)) ? '-' : usd(Number(text)));
+const usdTag = (text: string | undefined, format = usd): string => (text === undefined || Number.isNaN(Number(text)) ? '-' : format(Number(text)));
+
+// Prices as the catalog quotes them, to a hundredth of a cent.
+const pricePerHour = (value: number): string => `$${value.toFixed(4)}`;
 
 /**
  * Where each placed stage ran, what it was expected to cost and what it cost, and why it left the
@@ -93,7 +96,7 @@ export function renderPlacements(stages: Array<{ stage: StageProgress; run: RunS
       tags['mlfleet.zone'] ?? '-',
       tags['mlfleet.instance_type'] ?? '-',
       tags['mlfleet.spot'] === undefined ? '-' : tags['mlfleet.spot'] === 'true' ? 'spot' : 'on-demand',
-      usdTag(tags['mlfleet.price_per_hour']),
+      usdTag(tags['mlfleet.price_per_hour'], pricePerHour),
       usdTag(tags['mlfleet.expected_cost_usd']),
       metrics['mlfleet.cost_usd'] === undefined ? '-' : usd(metrics['mlfleet.cost_usd']),
       String(metrics['mlfleet.preemptions'] ?? 0),

@@ -40,6 +40,8 @@ export const PlacementBlock = z
     cloud: Cloud,
     region: z.string().min(1).optional(),
     zone: z.string().min(1).optional(),
+    /** `spot`: only that place's spot market is closed (a preemption); unset: every offer there (capacity, quota). */
+    market: z.literal('spot').optional(),
     reason: z.string(),
   })
   .strict();
@@ -48,11 +50,12 @@ export type PlacementBlock = z.infer<typeof PlacementBlock>;
 /** The `ApplicationFailure` type of a VM create that failed for capacity or quota; its details hold the PlacementBlock. */
 export const PROVISION_BLOCKED_FAILURE = 'ProvisionBlocked';
 
-/** Whether a block rules an offer out. */
-export function isBlocked(offer: Offer, blocks: readonly PlacementBlock[]): boolean {
+/** Whether a block rules an offer out in the given market. */
+export function isBlocked(offer: Offer, blocks: readonly PlacementBlock[], spot: boolean): boolean {
   return blocks.some(
     (block) =>
       block.cloud === offer.cloud &&
+      (block.market === undefined || spot) &&
       (block.scope === 'cloud' ||
         (block.scope === 'region' && block.region === offer.region) ||
         (block.scope === 'zone' && block.region === offer.region && block.zone === offer.zone)),

@@ -137,7 +137,9 @@ function compareRanked(a: RankedOffer, b: RankedOffer): number {
  */
 export function rankOffers(offers: readonly Offer[], request: PlacementRequest, blocks: readonly PlacementBlock[] = []): RankedOffer[] {
   const { resources } = request;
-  const spot = resources.spot ?? true;
+  // Unset, both markets compete on expected cost: a spot discount that the interruption penalty
+  // outweighs (long stages, restless offers) loses to on-demand (docs/benchmarks.md, Placement).
+  const markets = resources.spot === undefined ? [true, false] : [resources.spot];
   const wantedGpu = resources.gpu ? canonicalGpuName(resources.gpu.type) : undefined;
   const allowed = allowedClouds(request);
   const { hours, source } = expectedHoursOf(request);
@@ -157,22 +159,25 @@ export function rankOffers(offers: readonly Offer[], request: PlacementRequest, 
 
   const ranked: RankedOffer[] = [];
   for (const offer of offers) {
-    const price = fittingPrice(offer, resources, spot, wantedGpu, allowed);
-    if (price === undefined || (blocks.length > 0 && isBlocked(offer, blocks))) continue;
-    const penalty = spot ? interruptionPenalty(offer.interruption_rate, hours) : 0;
-    const computeUsd = price * hours * (1 + penalty);
-    const egressUsdTotal = egressTo(offer.cloud, offer.region);
-    ranked.push({
-      offer,
-      spot,
-      price_per_hour: price,
-      expected_hours: hours,
-      hours_source: source,
-      interruption_penalty: penalty,
-      compute_usd: computeUsd,
-      egress_usd: egressUsdTotal,
-      expected_cost_usd: computeUsd + egressUsdTotal,
-    });
+    for (const spot of markets) {
+      if (blocks.length > 0 && isBlocked(offer, blocks, spot)) continue;
+      const price = fittingPrice(offer, resources, spot, wantedGpu, allowed);
+      if (price === undefined) continue;
+      const penalty = spot ? interruptionPenalty(offer.interruption_rate, hours) : 0;
+      const computeUsd = price * hours * (1 + penalty);
+      const egressUsdTotal = egressTo(offer.cloud, offer.region);
+      ranked.push({
+        offer,
+        spot,
+        price_per_hour: price,
+        expected_hours: hours,
+        hours_source: source,
+        interruption_penalty: penalty,
+        compute_usd: computeUsd,
+        egress_usd: egressUsdTotal,
+        expected_cost_usd: computeUsd + egressUsdTotal,
+      });
+    }
   }
   return ranked.sort(compareRanked);
 }

@@ -91,7 +91,7 @@ export async function runPlaced(stage: RunStageInput, resources: Resources, repo
     if (outcome?.outcome === 'preempted') {
       const { offer } = where.ranked;
       const reason = `${offer.cloud}/${offer.region} ${offer.instance_type}: preempted (${outcome.reason})`;
-      blocks.push({ scope: 'region', cloud: offer.cloud, region: offer.region, reason });
+      blocks.push({ scope: 'region', cloud: offer.cloud, region: offer.region, market: 'spot', reason });
       report.failovers.push(reason);
       report.preemptions += 1;
       continue;

@@ -9,7 +9,7 @@ import { exponential, pick, seededRandom } from './random';
 // (no checkpoint contract), and every hour it ran before is paid.
 
 /** How stages are placed, and re-placed after a preemption. */
-export type Strategy = 'mlfleet' | 'mlfleet-either-market' | 'cheapest-single-cloud' | 'on-demand-only';
+export type Strategy = 'mlfleet' | 'mlfleet-spot-only' | 'cheapest-single-cloud' | 'on-demand-only';
 
 export interface ReplayStage {
   request: PlacementRequest;
@@ -80,18 +80,16 @@ export function replay(stages: readonly ReplayStage[], offers: readonly Offer[],
   const cost: ReplayCost = { usd: 0, preemptions: 0, lostHours: 0 };
   let clock = 0;
   for (const stage of stages) {
-    const request = (spot: boolean): PlacementRequest => ({
+    // mlfleet's default leaves `spot` unset: spot and on-demand compete on expected cost.
+    const spot = strategy === 'mlfleet-spot-only' ? true : strategy === 'on-demand-only' ? false : undefined;
+    const { spot: _ignored, ...resources } = stage.request.resources;
+    const request: PlacementRequest = {
       ...stage.request,
-      resources: { ...stage.request.resources, spot },
+      resources: spot === undefined ? resources : { ...resources, spot },
       ...(cloud !== undefined && { enabledClouds: [cloud] }),
-    });
-    const blocks: PlacementBlock[] = [];
-    // The either-market variant takes whichever of the best spot and on-demand offers is expected to cost less.
-    const place = () => {
-      const [spot] = strategy === 'on-demand-only' ? [] : rankOffers(offers, request(true), blocks);
-      const [onDemand] = strategy === 'on-demand-only' || strategy === 'mlfleet-either-market' ? rankOffers(offers, request(false)) : [];
-      return [spot, onDemand].filter((r) => r !== undefined).sort((a, b) => a.expected_cost_usd - b.expected_cost_usd)[0];
     };
+    const blocks: PlacementBlock[] = [];
+    const place = () => rankOffers(offers, request, blocks)[0];
     for (let attempt = 0; ; attempt += 1) {
       let best = place();
       if (!best && blocks.length > 0) {
@@ -113,7 +111,7 @@ export function replay(stages: readonly ReplayStage[], offers: readonly Offer[],
       cost.preemptions += 1;
       cost.lostHours += ran;
       clock = preemptedAt;
-      blocks.push({ scope: 'region', cloud: offer.cloud, region: offer.region, reason: 'preempted' });
+      blocks.push({ scope: 'region', cloud: offer.cloud, region: offer.region, market: 'spot', reason: 'preempted' });
     }
   }
   return cost;

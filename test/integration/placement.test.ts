@@ -100,7 +100,8 @@ test('capacity errors on the two cheapest offers, on two clouds, move the stage 
 });
 
 test('a preemption mid-stage re-places it in another region, and the cost sums both attempts', async () => {
-  const resources: Resources = { gpu: { type: 'T4', count: 1 } };
+  // Spot only: a preemption closes the region's spot market, so the stage must move region.
+  const resources: Resources = { gpu: { type: 'T4', count: 1 }, spot: true };
   const { handle, launchId } = await launch(ctx.client, taskQueue, input({ train: gpuStage('sleep 3', resources) }));
   const firstVm = await eventually(async () => (await emulators.liveVms())[0], 60_000, 'the first VM');
   await emulators.controls[firstVm.cloud as 'aws' | 'gcp' | 'azure'].preempt({ id: firstVm.id });

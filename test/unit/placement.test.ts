@@ -30,7 +30,8 @@ function offer(fields: Partial<Offer> & Pick<Offer, 'instance_type'>): Offer {
   };
 }
 
-const request = (resources: Resources = {}, extra: Partial<PlacementRequest> = {}): PlacementRequest => ({ resources, inputs: [], ...extra });
+// Spot unless a case says otherwise: most cases are about one market (the default, both, has its own cases).
+const request = (resources: Resources = {}, extra: Partial<PlacementRequest> = {}): PlacementRequest => ({ resources: { spot: true, ...resources }, inputs: [], ...extra });
 const types = (offers: readonly Offer[], req: PlacementRequest, blocks: PlacementBlock[] = []): string[] =>
   rankOffers(offers, req, blocks).map((r) => r.offer.instance_type);
 
@@ -59,7 +60,7 @@ describe('constraints', () => {
     ['max price excludes dearer offers (spot price)', request({ gpu: t4, max_price_per_hour: 0.26 }), [], ['azure-t4', 'gcp-t4']],
     ['max price applies to the on-demand price when spot is false', request({ gpu: t4, spot: false, max_price_per_hour: 0.6 }), [], ['azure-t4', 'gcp-t4']],
     ['spot false ranks by on-demand price', request({ gpu: t4, spot: false }), [], ['azure-t4', 'gcp-t4', 'aws-t4', 'aws-t4x4']],
-    ['spot (the default) leaves out offers without a spot market', request({ cpus: 1, memory_gb: 1, clouds: ['gcp'] }), [], ['gcp-t4']],
+    ['spot leaves out offers without a spot market', request({ cpus: 1, memory_gb: 1, clouds: ['gcp'] }), [], ['gcp-t4']],
     ['on-demand includes them', request({ gpu: undefined, clouds: ['gcp'], spot: false }), [], ['gcp-cpu-no-spot', 'gcp-t4']],
     ['the stage narrows clouds', request({ gpu: t4, clouds: ['aws', 'gcp'] }), [], ['gcp-t4', 'aws-t4', 'aws-t4x4']],
     ['the stage narrows regions', request({ gpu: t4, regions: ['us-east-1', 'eastus'] }), [], ['azure-t4', 'aws-t4', 'aws-t4x4']],
@@ -68,6 +69,31 @@ describe('constraints', () => {
     ['no offer fits: an empty list', request({ gpu: t4, clouds: ['azure'], max_price_per_hour: 0.1 }), [], []],
   ])('%s', (_name, req, blocks, expected) => {
     expect(types(fleet, req, blocks)).toEqual(expected);
+  });
+
+  test('unset, spot and on-demand compete: every offer once per market it has, by expected cost', () => {
+    const both = rankOffers(fleet, { resources: { cpus: 1, memory_gb: 1, clouds: ['gcp'] }, inputs: [] });
+    expect(both.map((r) => [r.offer.instance_type, r.spot])).toEqual([
+      ['gcp-cpu-no-spot', false],
+      ['gcp-t4', true],
+      ['gcp-t4', false],
+    ]);
+  });
+
+  test("a preemption closes only the region's spot market; capacity and quota close every offer there", () => {
+    const region: PlacementBlock = { scope: 'region', cloud: 'gcp', region: 'us-central1', reason: 'capacity' };
+    const spotOnly: PlacementBlock = { ...region, market: 'spot', reason: 'preempted' };
+    const gcp = { resources: { gpu: t4, clouds: ['gcp' as const] }, inputs: [] };
+    expect(rankOffers(fleet, gcp, [spotOnly]).map((r) => [r.offer.instance_type, r.spot])).toEqual([['gcp-t4', false]]);
+    expect(rankOffers(fleet, gcp, [region])).toEqual([]);
+  });
+
+  test('unset, on-demand wins where the interruption penalty outweighs the spot discount', () => {
+    const restless = offer({ instance_type: 'restless', spot_price: 0.5, on_demand_price: 1, interruption_rate: 0.5 });
+    const long = rankOffers([restless], { resources: { gpu: t4, expected_hours: 10 }, inputs: [] });
+    expect(long.map((r) => r.spot)).toEqual([false, true]);
+    const short = rankOffers([restless], { resources: { gpu: t4, expected_hours: 0.1 }, inputs: [] });
+    expect(short.map((r) => r.spot)).toEqual([true, false]);
   });
 
   test('a block rules out its zone, its region or its whole cloud, and only that', () => {
