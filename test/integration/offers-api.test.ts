@@ -48,7 +48,7 @@ async function offers(query: string): Promise<OfferList> {
 }
 
 test('ranks the fitting offers cheapest first, with every cost term, and says how fresh the catalog is', async () => {
-  const answer = await offers('gpu=t4&top=5');
+  const answer = await offers('gpu=t4&spot=true&top=5');
   const t4Spot = bundledCatalog().offers.filter((o) => o.gpu_type === 'T4' && o.spot_price !== null);
   expect(answer.matched).toBe(t4Spot.length);
   expect(answer.offers).toHaveLength(5);
@@ -60,6 +60,11 @@ test('ranks the fitting offers cheapest first, with every cost term, and says ho
   }
   const costs = answer.offers.map((r) => r.expected_cost_usd);
   expect(costs).toEqual([...costs].sort((a, b) => a - b));
+  // With `spot` unset both markets compete: every T4 offer once per market it has.
+  const both = await offers('gpu=t4&top=100');
+  const t4 = bundledCatalog().offers.filter((o) => o.gpu_type === 'T4');
+  expect(both.matched).toBe(t4Spot.length + t4.length);
+  expect(new Set(both.offers.map((r) => r.spot))).toEqual(new Set([true, false]));
   // Nothing cheaper was left out.
   const cheapestSpot = Math.min(...t4Spot.map((o) => o.spot_price ?? Infinity));
   expect(answer.offers[0]?.expected_cost_usd).toBeGreaterThanOrEqual(cheapestSpot);
@@ -78,7 +83,7 @@ test('constraints, the spec hours and input egress reach the ranking', async () 
   }
 
   // 500 GB in azure westeurope: the cheapest T4 is then the one next to the data.
-  const near = await offers('gpu=T4&inputs=azure:westeurope:500000000000&top=3');
+  const near = await offers('gpu=T4&spot=true&inputs=azure:westeurope:500000000000&top=3');
   expect(near.offers[0]?.offer).toMatchObject({ cloud: 'azure', region: 'westeurope' });
   expect(near.offers[0]?.egress_usd).toBe(0);
   expect(near.offers[1]?.egress_usd).toBeGreaterThan(0);
