@@ -8,6 +8,7 @@ import { CONTROL_PREFIX, handleControl } from './control';
 import { FaultBook } from './faults';
 import { createSelfSignedCertificate } from './tls';
 import { type EmulatedVm, VmHost } from './vm-host';
+import { readJsonBody } from './request-body';
 
 // How long a create or delete stays InProgress: long enough that a poller sees it, short for tests.
 const OPERATION_MS = 150;
@@ -303,7 +304,7 @@ export async function startAzureEmulator(options: { root: string; port?: number 
     const ids: VmIds = { subscription, resourceGroup, name };
     switch (method) {
       case 'PUT':
-        return putVm(res, ids, apiVersion, await readJson(req));
+        return putVm(res, ids, apiVersion, await readJsonBody(req).catch(() => undefined));
       case 'DELETE':
         return deleteVm(res, ids, apiVersion);
       case 'GET': {
@@ -385,16 +386,6 @@ function instanceStatuses(vm: ArmVm): unknown[] {
 
 const status = (code: string, level: 'Info' | 'Error', displayStatus: string) => ({ code, level, displayStatus, time: new Date().toISOString() });
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return text === '' ? undefined : (JSON.parse(text) as unknown);
-  } catch {
-    return undefined;
-  }
-}
 
 function json(res: ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(statusCode, { 'content-type': 'application/json; charset=utf-8', ...headers });

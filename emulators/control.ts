@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { Fault, type FaultBook } from './faults';
+import { readJsonBody } from './request-body';
 import type { EmulatedVm, VmHost } from './vm-host';
 
 /** Every emulator serves its control API under this prefix, beside the cloud's own API. */
@@ -32,13 +33,13 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, t
         return reply(res, 200, { vms: vms.map(({ pid: _pid, ...vm }) => vm) });
       }
       case 'POST /faults': {
-        const fault = Fault.safeParse(await readJson(req));
+        const fault = Fault.safeParse((await readJsonBody(req)) ?? {});
         if (!fault.success) return reply(res, 400, { error: fault.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
         target.faults.inject(fault.data);
         return reply(res, 201, { fault: fault.data });
       }
       case 'POST /preempt': {
-        const which = PreemptRequest.safeParse(await readJson(req));
+        const which = PreemptRequest.safeParse((await readJsonBody(req)) ?? {});
         if (!which.success) return reply(res, 400, { error: 'body: give {"id": …} or {"name": …}' });
         const vm = 'id' in which.data ? target.host.get(which.data.id) : target.host.byName(which.data.name);
         if (!vm || vm.state === 'terminated') return reply(res, 404, { error: 'no such live VM' });
@@ -57,17 +58,6 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, t
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new Error('body: not JSON');
-  }
-}
 
 function reply(res: ServerResponse, status: number, body: unknown): true {
   res.writeHead(status, { 'content-type': 'application/json' });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CONTROL_PREFIX, handleControl } from './control';
 import { FaultBook } from './faults';
 import { type EmulatedVm, VmHost } from './vm-host';
+import { InvalidJsonBody, readJsonBody } from './request-body';
 
 /**
  * A local Compute Engine v1 REST API, as `@google-cloud/compute` (REST transport) speaks it:
@@ -405,21 +406,19 @@ function stockout(project: string, zone: string): { code: string; message: strin
   };
 }
 
+/** The request's JSON body ({} when empty), or GCE's 400 for a body that is not JSON. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  try {
+    return (await readJsonBody(req)) ?? {};
+  } catch (err) {
+    throw err instanceof InvalidJsonBody ? invalid('Invalid JSON payload received.') : err;
+  }
+}
+
 function quotaExceeded(region: string): { code: string; message: string } {
   return { code: 'QUOTA_EXCEEDED', message: `Quota 'CPUS' exceeded. Limit: 0.0 in region ${region}.` };
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw invalid('Invalid JSON payload received.');
-  }
-}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });

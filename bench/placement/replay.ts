@@ -2,7 +2,7 @@ import { egressUsd } from '../../domain/egress';
 import type { Offer, PlacementBlock } from '../../domain/offer';
 import type { Cloud } from '../../domain/pipeline-spec';
 import { type PlacementRequest, rankOffers } from '../../domain/placement';
-import { exponential, pick, seededRandom } from './random';
+import { exponential, pick, seededRandom } from '../common/random';
 
 // A replay of the bundled catalog: a set of GPU stages placed one after another, each offer's spot
 // VMs interrupted at the instants of its own seeded trace. A preempted stage restarts from scratch

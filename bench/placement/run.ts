@@ -5,7 +5,7 @@ import { machine, type Machine } from '../common/machine';
 import { parseOptions } from '../common/options';
 import { markdownHeading, writeResults } from '../common/results';
 import { consoleTable, markdownTable } from '../common/table';
-import { seededRandom } from './random';
+import { seededRandom } from '../common/random';
 import { PreemptionTrace, replay, type ReplayCost, replayStages } from './replay';
 import { syntheticOffers, syntheticRequests } from './synthetic';
 

@@ -1,7 +1,7 @@
 import type { Offer } from '../../domain/offer';
 import type { Cloud } from '../../domain/pipeline-spec';
 import type { PlacementRequest } from '../../domain/placement';
-import { pick } from './random';
+import { pick } from '../common/random';
 
 const CLOUDS: readonly Exclude<Cloud, 'local'>[] = ['aws', 'gcp', 'azure'];
 const GPUS = ['T4', 'L4', 'A10G', 'A10', 'A100', 'A100-80GB', 'H100', 'V100'] as const;

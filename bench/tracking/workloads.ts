@@ -1,5 +1,6 @@
 import type { MlflowRestClient } from './client';
 import type { BenchConfig } from './config';
+import { seededRandom } from '../common/random';
 
 // The four workloads of issue 4, driven through the same MLflow REST client for every server, and
 // the seeding they need (through each server's own API, with the same data everywhere).
@@ -39,18 +40,6 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
-
-/** mulberry32: the same pseudo-random data for every server. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface CreatedRun {
   run: { info: { run_id: string } };
@@ -183,7 +172,7 @@ interface SeedRun {
 
 /** Run `i` of the search experiment: p1 cycles x, y, z, w; every other value is pseudo-random. */
 function searchRunData(i: number): SeedRun {
-  const next = random(i + 1);
+  const next = seededRandom(i + 1);
   const params = Array.from({ length: 10 }, (_, p) => ({ key: `p${p}`, value: p === 1 ? (['x', 'y', 'z', 'w'][i % 4] as string) : `v${Math.floor(next() * 1000)}` }));
   const metrics = Array.from({ length: 10 }, (_, m) => ({ key: `m${m}`, value: next(), timestamp: BASE_TIME + i, step: 0 }));
   return { params, metrics };

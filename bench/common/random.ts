@@ -1,4 +1,4 @@
-/** A seeded PRNG (mulberry32): the same seed gives the same offers, stages and preemptions on every run. */
+/** A seeded PRNG (mulberry32): the same seed gives the same data on every run, for every system a bench compares. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
