@@ -117,35 +117,40 @@ async function runDemoLaunch(stack: RunningStack, keep: boolean, log: (line: str
 }
 
 /**
- * Preempts, once, the first VM of a spot GPU stage seen live, through its cloud's control API, as
- * the cloud would reclaim it; the stage's workflow then places it elsewhere. Only spot stages: an
+ * Preempts, once, the first spot VM of a GPU stage seen live, through its cloud's control API, as
+ * the cloud would reclaim it; the stage's workflow then places it elsewhere. Only spot VMs: an
  * on-demand VM that vanishes is a lost VM, which fails its stage, not a preemption.
  */
 async function preemptFirstSpotGpuVm(emulators: Emulators, launchId: string, spec: PipelineSpec, launchEnded: AbortSignal, log: (line: string) => void): Promise<void> {
   const stages = Object.entries(spec.stages)
-    .filter(([, stage]) => stage.resources?.gpu && stage.resources.spot !== false)
+    .filter(([, stage]) => stage.resources?.gpu)
     .map(([name]) => name);
   // Without faults injected a stage's first VM is its first placement attempt's, named after its lease.
   const stageOfVm = new Map(stages.map((stage) => [leaseIdOf(stageWorkflowId(launchId, stage), 1), stage]));
   while (!launchEnded.aborted) {
     const vm = (await emulators.liveVms()).find((live) => stageOfVm.has(live.name));
     if (vm) {
-      // liveVms() names each VM's cloud by the key of its control.
+      const stage = stageOfVm.get(vm.name)!;
+      // Looked at once: whether it is spot (placement may pick either market) or gone, it stays as it is.
+      stageOfVm.delete(vm.name);
+      // liveVms() names each VM's cloud by the key of its control; the control's own listing says whether it is spot.
       const control = emulators.controls[vm.cloud as EmulatedCloud];
       const where = `${vm.cloud}/${vm.region}${vm.zone ? `/${vm.zone}` : ''}`;
-      try {
-        await control.preempt({ id: vm.id });
-        log(`  >>> preempted ${stageOfVm.get(vm.name)}'s spot VM ${vm.name} on ${where} through POST ${control.baseUrl}${CONTROL_PREFIX}/preempt; the stage will be placed elsewhere`);
-        return;
-      } catch (err) {
-        // The stage may have finished between the listing and the preemption: look for another.
-        log(`  >>> could not preempt ${vm.name} on ${where}: ${(err as Error).message}`);
-        stageOfVm.delete(vm.name);
+      const spot = (await control.liveVms()).find((live) => live.id === vm.id)?.spot === true;
+      if (spot) {
+        try {
+          await control.preempt({ id: vm.id });
+          log(`  >>> preempted ${stage}'s spot VM ${vm.name} on ${where} through POST ${control.baseUrl}${CONTROL_PREFIX}/preempt; the stage will be placed elsewhere`);
+          return;
+        } catch (err) {
+          // The stage may have finished between the listing and the preemption: look for another.
+          log(`  >>> could not preempt ${vm.name} on ${where}: ${(err as Error).message}`);
+        }
       }
     }
     await new Promise((resolve) => setTimeout(resolve, PREEMPTION_POLL_MS));
   }
-  log(`  >>> no VM of a spot GPU stage (${stages.join(', ') || 'none in the pipeline'}) was live during the launch: nothing was preempted`);
+  log(`  >>> no spot VM of a GPU stage (${stages.join(', ') || 'none in the pipeline'}) was live during the launch: nothing was preempted`);
 }
 
 /** Where each stage ran, what it cost and why, from the stage runs' and the launch run's tags and metrics. */
