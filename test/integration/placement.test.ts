@@ -150,9 +150,10 @@ test("the reaper removes a terminated stage's VM within its interval", async () 
   const terminatedAt = Date.now();
   await eventually(async () => ((await emulators.liveVms()).length === 0 ? true : undefined), 30_000, 'the reaper to take the VM');
   expect(Date.now() - terminatedAt).toBeLessThan((REAPER_INTERVAL_S + 10) * 1000);
-  const [lease] = await listStageLeases(ctx.pool, launchId, 'train');
-  expect(lease!.leaseId).toBe(vm.name);
-  expect(lease!.endReason).toMatch(/^reaped: owner workflow closed/);
+  // The reaper releases the lease right after the VM is gone.
+  const lease = await eventually(async () => (await listStageLeases(ctx.pool, launchId, 'train')).find((l) => l.state === 'released'), 10_000, 'the lease released');
+  expect(lease.leaseId).toBe(vm.name);
+  expect(lease.endReason).toMatch(/^reaped: owner workflow closed/);
   await handle.result().catch(() => undefined);
 });
 
