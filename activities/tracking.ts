@@ -240,7 +240,8 @@ export function createTrackingActivities(deps: ActivityDeps) {
     /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {
       const endTime = await finishRun(input.runId, input.status);
-      const totals = [...(await leaseTotals(pool, input.launchId)).values()];
+      // Only a worker with clouds leases VMs: a local launch skips the query.
+      const totals = deps.clouds ? [...(await leaseTotals(pool, input.launchId)).values()] : [];
       if (endTime !== undefined && totals.length > 0) {
         await logMetrics(pool, input.runId, [
           { key: 'mlfleet.cost_usd', value: totals.reduce((sum, t) => sum + t.costUsd, 0), timestamp: endTime, step: 0 },

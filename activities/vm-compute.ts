@@ -8,6 +8,7 @@ import type { VmDriver, VmRef } from '../clouds/vm-driver';
 import { AgentStatus, type AgentInput } from '../domain/agent-job';
 import { PROVISION_BLOCKED_FAILURE, type PlacementBlock } from '../domain/offer';
 import { rankOffers, type InputFootprint, type RankedOffer } from '../domain/placement';
+import { SnapshotManifest } from '../domain/snapshot';
 import type { Cloud, Resources } from '../domain/pipeline-spec';
 import { recordStageAttempt, type AttemptPlacement, type StageAttemptStatus } from '../store/launches';
 import { medianStageHours } from '../store/stage-durations';
@@ -133,8 +134,8 @@ export function createVmComputeActivities(deps: ActivityDeps) {
     for (const input of Object.values(inputs)) {
       let bytes = 0;
       if (input.manifest) {
-        const manifest = JSON.parse(await readStoredText(store, input.manifest)) as { entries?: { size?: number }[] };
-        for (const entry of manifest.entries ?? []) bytes += entry.size ?? 0;
+        const manifest = SnapshotManifest.parse(JSON.parse(await readStoredText(store, input.manifest)));
+        for (const entry of manifest.entries) bytes += entry.size;
       } else {
         for await (const page of store.listCurrent(input.uri, { versions: false })) for (const object of page) bytes += object.size;
       }

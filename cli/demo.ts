@@ -4,7 +4,6 @@ import type { LaunchProgress } from '../domain/launch';
 import type { PipelineSpec } from '../domain/pipeline-spec';
 import { CONTROL_PREFIX } from '../emulators/control';
 import { startEmulators, type Emulators } from '../emulators/start';
-import type { EmulatedCloud } from '../emulators/vm-host';
 import { projectRoot } from '../workers/project-root';
 import type { RunningStack } from '../workers/stack';
 import { stageWorkflowId } from '../workflows/ids';
@@ -133,11 +132,9 @@ async function preemptFirstSpotGpuVm(emulators: Emulators, launchId: string, spe
       const stage = stageOfVm.get(vm.name)!;
       // Looked at once: whether it is spot (placement may pick either market) or gone, it stays as it is.
       stageOfVm.delete(vm.name);
-      // liveVms() names each VM's cloud by the key of its control; the control's own listing says whether it is spot.
-      const control = emulators.controls[vm.cloud as EmulatedCloud];
+      const control = emulators.controls[vm.cloud];
       const where = `${vm.cloud}/${vm.region}${vm.zone ? `/${vm.zone}` : ''}`;
-      const spot = (await control.liveVms()).find((live) => live.id === vm.id)?.spot === true;
-      if (spot) {
+      if (vm.spot) {
         try {
           await control.preempt({ id: vm.id });
           log(`  >>> preempted ${stage}'s spot VM ${vm.name} on ${where} through POST ${control.baseUrl}${CONTROL_PREFIX}/preempt; the stage will be placed elsewhere`);

@@ -6,6 +6,7 @@ import { EmulatorControl } from './control-client';
 import { EC2_EMULATOR_AMI, startEc2Emulator } from './ec2';
 import { startGcpEmulator } from './gcp-compute';
 import { startMotoServer } from './moto';
+import type { EmulatedVm } from './vm-host';
 
 export interface Emulators {
   /** What `MLFLEET_CLOUDS_CONFIG` should hold to place stages on these endpoints. */
@@ -16,7 +17,7 @@ export interface Emulators {
   controls: { aws: EmulatorControl; gcp: EmulatorControl; azure: EmulatorControl };
   endpoints: { moto: string; aws: string; gcp: string; azure: string };
   /** Every live VM on every emulated cloud. */
-  liveVms(): Promise<Array<{ cloud: string; id: string; name: string; region: string; zone: string | null }>>;
+  liveVms(): Promise<Omit<EmulatedVm, 'pid'>[]>;
   stop(): Promise<void>;
 }
 
@@ -82,12 +83,7 @@ export async function startEmulators(root: string, opts: { enabled?: CloudsConfi
       controls,
       endpoints: { moto: moto.endpoint, aws: ec2.endpoint, gcp: gcp.endpoint, azure: azure.endpoint },
       async liveVms() {
-        const all = await Promise.all(
-          Object.entries(controls).map(async ([cloud, control]) =>
-            (await control.liveVms()).map((vm) => ({ cloud, id: vm.id, name: vm.name, region: vm.region, zone: vm.zone })),
-          ),
-        );
-        return all.flat();
+        return (await Promise.all(Object.values(controls).map((control) => control.liveVms()))).flat();
       },
       stop,
     };

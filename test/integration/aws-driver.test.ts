@@ -8,6 +8,8 @@ import { ProvisionError } from '../../clouds/provision-error';
 import type { VmRef, VmSpec } from '../../clouds/vm-driver';
 import { EC2_EMULATOR_AMI } from '../../emulators/ec2';
 import { startTestEc2, type TestEc2 } from '../helpers/ec2-emulator';
+import { eventually } from '../helpers/eventually';
+import { isAlive } from '../helpers/launches';
 
 // The AWS driver through @aws-sdk/client-ec2 against moto behind the EC2 emulator proxy: VMs boot
 // their user data, ClientToken is idempotent, injected capacity/quota errors are classified, and a
@@ -58,29 +60,14 @@ async function create(spec: VmSpec): Promise<VmRef> {
   return ref;
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Waits for the boot script to run and returns the pid of its process group. */
 async function booted(spec: VmSpec, ref: VmRef): Promise<number> {
-  await waitFor(`${spec.name} to boot`, () => existsSync(join(markers, `${spec.name}.booted`)));
+  await eventually(() => existsSync(join(markers, `${spec.name}.booted`)) || undefined, 15_000, `${spec.name} to boot`);
   expect(readFileSync(join(markers, `${spec.name}.booted`), 'utf8').trim()).toBe(ref.vmId);
   return Number(readFileSync(join(markers, `${spec.name}.pid`), 'utf8'));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** What moto itself holds (behind the proxy) for instances named `name`. */
 async function motoInstances(name: string, region = 'us-east-1'): Promise<Instance[]> {
@@ -195,7 +182,7 @@ describe('the AWS VM driver on the EC2 emulator', () => {
     const pid = await booted(spec, ref);
     await ec2.control.preempt({ id: ref.vmId });
     expect(await driver.describe(ref)).toEqual({ state: 'gone', preempted: true, reason: expect.stringContaining('Server.SpotInstanceTermination') as string });
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect((await ec2.control.vms()).find((v) => v.id === ref.vmId)?.termination_reason).toBe('preempted');
   });
 
@@ -203,10 +190,10 @@ describe('the AWS VM driver on the EC2 emulator', () => {
     const spec = vmSpec();
     const ref = await create(spec);
     const pid = await booted(spec, ref);
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     await driver.terminate(ref);
     await driver.terminate(ref);
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect(await driver.describe(ref)).toEqual({ state: 'gone', preempted: false, reason: expect.stringMatching(/^(shutting-down|terminated): /) as string });
   });
 
@@ -256,7 +243,7 @@ describe('the EC2 emulator proxy', () => {
     const ref = await create(spec);
     const pid = await booted(spec, ref);
     await ec2.control.reset();
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
     expect((await motoInstances(spec.name))[0]?.State?.Name).toMatch(/^(shutting-down|terminated)$/);
   });
 });

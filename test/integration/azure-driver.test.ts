@@ -9,6 +9,8 @@ import type { VmRef, VmSpec } from '../../clouds/vm-driver';
 import { type AzureEmulator, startAzureEmulator } from '../../emulators/azure-arm';
 import { EmulatorControl } from '../../emulators/control-client';
 import { Offer } from '../../domain/offer';
+import { eventually } from '../helpers/eventually';
+import { isAlive } from '../helpers/launches';
 
 // The Azure VM driver through the real @azure/arm-compute against the local ARM fake (HTTPS,
 // self-signed): boot by customData, idempotent creates, stockout and quota classification,
@@ -78,29 +80,14 @@ function stageSpec(fields: { offer?: Offer; spot?: boolean; tags?: Record<string
   };
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** The boot script's pid, once it has started. */
 async function bootPid(spec: { dir: string }): Promise<number> {
   const file = join(spec.dir, 'pid');
-  await waitFor('the boot script', () => existsSync(file) && readFileSync(file, 'utf8').trim() !== '');
+  await eventually(() => (existsSync(file) && readFileSync(file, 'utf8').trim() !== '') || undefined, 10_000, 'the boot script');
   return Number(readFileSync(file, 'utf8').trim());
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function createFailure(spec: VmSpec): Promise<ProvisionError> {
   const outcome = await driver.create(spec).then(
@@ -199,7 +186,7 @@ test('a create after an interrupted one adopts the VM it left Creating, and repl
   await control.injectFault({ kind: 'capacity', zone: '1' });
   const failed = stageSpec({ offer: offer({ zone: '1' }) });
   await interruptedCreate(failed);
-  await waitFor('the allocation to fail', async () => (await sdk.virtualMachines.get(RESOURCE_GROUP, failed.name)).provisioningState === 'Failed');
+  await eventually(async () => (await sdk.virtualMachines.get(RESOURCE_GROUP, failed.name)).provisioningState === 'Failed' || undefined, 10_000, 'the allocation to fail');
   const replaced = await driver.create(failed);
 
   await Promise.all([bootPid(creating), bootPid(failed)]);
@@ -258,7 +245,7 @@ test('an evicted Spot VM is gone, reported preempted, and its processes are dead
 
   await control.preempt({ name: spec.name });
   expect(await driver.describe(ref)).toMatchObject({ state: 'gone', preempted: true });
-  expect(alive(pid)).toBe(false);
+  expect(isAlive(pid)).toBe(false);
   // Teardown by lease still runs afterwards, and must succeed on the vanished VM.
   await driver.terminate(ref);
 });
@@ -278,11 +265,11 @@ test('terminate twice succeeds and the boot process is dead', async () => {
   const ref = await driver.create(spec);
   expect(ref.zone).toBe('3');
   const pid = await bootPid(spec);
-  expect(alive(pid)).toBe(true);
+  expect(isAlive(pid)).toBe(true);
 
   await driver.terminate(ref);
   await driver.terminate(ref);
-  expect(alive(pid)).toBe(false);
+  expect(isAlive(pid)).toBe(false);
   expect(await driver.describe(ref)).toMatchObject({ state: 'gone', preempted: false });
   expect(await control.vms()).toEqual([expect.objectContaining({ name: spec.name, state: 'terminated', termination_reason: 'deleted' })]);
 });

@@ -8,6 +8,8 @@ import type { VmRef, VmSpec } from '../../clouds/vm-driver';
 import type { Offer } from '../../domain/offer';
 import { EmulatorControl } from '../../emulators/control-client';
 import { type GcpEmulator, startGcpEmulator } from '../../emulators/gcp-compute';
+import { eventually } from '../helpers/eventually';
+import { isAlive } from '../helpers/launches';
 
 // The GCP VmDriver through the real @google-cloud/compute SDK (REST transport) against the local
 // Compute Engine fake: boot, idempotent create, capacity and quota failures, preemption,
@@ -54,28 +56,11 @@ function spec(name: string, overrides: Partial<VmSpec> = {}): VmSpec {
 
 const pidFile = (name: string): string => join(scratch, `${name}.pid`);
 
-async function eventually<T>(read: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The boot script's process group leader, once the VM has written it. */
 const bootPid = (name: string): Promise<number> =>
-  eventually(() => (existsSync(pidFile(name)) ? Number(readFileSync(pidFile(name), 'utf8').trim()) || undefined : undefined), `${name}'s boot script`);
+  eventually(() => (existsSync(pidFile(name)) ? Number(readFileSync(pidFile(name), 'utf8').trim()) || undefined : undefined), 10_000, `${name}'s boot script`);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The instance exactly as the Compute Engine API returns it. */
 async function instanceJson(ref: VmRef): Promise<Record<string, unknown>> {
@@ -108,7 +93,7 @@ it('create boots the startup script on a spot VM and describe says running', asy
   expect(ref).toEqual({ cloud: 'gcp', vmId: 'boot', region: 'us-central1', zone: 'us-central1-a' });
   expect(await driver.describe(ref)).toEqual({ state: 'running' });
   const pid = await bootPid('boot');
-  expect(alive(pid)).toBe(true);
+  expect(isAlive(pid)).toBe(true);
   const [vm] = await control.liveVms();
   expect(vm).toMatchObject({ name: 'boot', zone: 'us-central1-a', region: 'us-central1', instance_type: 'n1-standard-4', spot: true, tags: { mlfleet_owner: 'wf-boot' } });
   await driver.terminate(ref);
@@ -184,7 +169,7 @@ it('a preempted spot VM is gone with preempted: true and its processes are stopp
   const pid = await bootPid('preempted');
   await control.preempt({ name: 'preempted' });
   expect(await driver.describe(ref)).toMatchObject({ state: 'gone', preempted: true });
-  await eventually(() => (alive(pid) ? undefined : true), 'the preempted boot process to die');
+  await eventually(() => (isAlive(pid) ? undefined : true), 10_000, 'the preempted boot process to die');
   // Teardown after a preemption still succeeds: the instance is already deleted.
   await driver.terminate(ref);
 });
@@ -194,7 +179,7 @@ it('terminate twice succeeds, kills the boot process, and a deleted VM is not re
   const pid = await bootPid('deleted');
   await driver.terminate(ref);
   await driver.terminate(ref);
-  expect(alive(pid)).toBe(false);
+  expect(isAlive(pid)).toBe(false);
   expect(await driver.describe(ref)).toMatchObject({ state: 'gone', preempted: false });
 });
 

@@ -3,7 +3,8 @@ import { getOrCreateExperiment } from '../../store/experiments';
 import { insertLaunch } from '../../store/launches';
 import { badSpecs } from '../fixtures/bad-specs';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
 let baseUrl: string;

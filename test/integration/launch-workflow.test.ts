@@ -7,7 +7,8 @@ import { filePathOf } from '../../storage/file-store';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { recordHistories } from '../helpers/histories';
 import { isAlive, launch, makeCodeDir, uniqueId } from '../helpers/launches';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
 const taskQueue = uniqueId('launch-wf');

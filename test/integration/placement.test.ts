@@ -15,7 +15,8 @@ import { ensureReaperSchedule, reaperScheduleId, workflowLivenessOf } from '../.
 import { stageWorkflowId } from '../../workflows/ids';
 import { launch, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 // Placement on the three simulated clouds (issue 6), through the real SDKs against the local
 // endpoints: failover on capacity errors, re-placement after a preemption with both attempts
@@ -104,7 +105,7 @@ test('a preemption mid-stage re-places it in another region, and the cost sums b
   const resources: Resources = { gpu: { type: 'T4', count: 1 }, spot: true };
   const { handle, launchId } = await launch(ctx.client, taskQueue, input({ train: gpuStage('sleep 3', resources) }));
   const firstVm = await eventually(async () => (await emulators.liveVms())[0], 60_000, 'the first VM');
-  await emulators.controls[firstVm.cloud as 'aws' | 'gcp' | 'azure'].preempt({ id: firstVm.id });
+  await emulators.controls[firstVm.cloud].preempt({ id: firstVm.id });
   const progress = await handle.result();
   expect(progress.status).toBe('FINISHED');
   const leases = await listStageLeases(ctx.pool, launchId, 'train');

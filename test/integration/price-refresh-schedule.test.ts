@@ -2,7 +2,8 @@ import type { RefreshResult } from '../../clouds/pricing/refresh';
 import { freePort } from '../../workers/free-port';
 import { priceRefreshScheduleId, ensurePriceRefreshSchedule } from '../../workers/maintenance-schedules';
 import { uniqueId } from '../helpers/launches';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 // The scheduled live price refresh (issue 6): the workflow its schedule starts refreshes every
 // configured source through the worker; a source that fails is recorded and placement keeps the

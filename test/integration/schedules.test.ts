@@ -8,7 +8,8 @@ import { getLaunchProgress } from '../../store/launches';
 import { getRun } from '../../store/runs';
 import { launchWorkflowId } from '../../workflows/ids';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 let ctx: WorkflowTestContext;
 let baseUrl: string;

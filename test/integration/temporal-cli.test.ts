@@ -6,7 +6,8 @@ import { launchWorkflowId } from '../../workflows/ids';
 import { findTemporalCli } from '../../workers/temporal-dev-server';
 import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 const execFileAsync = promisify(execFile);
 let ctx: WorkflowTestContext;

@@ -5,7 +5,8 @@ import { getLaunchProgress, listStageAttempts } from '../../store/launches';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';
-import { createWorkflowTestContext, eventually, type WorkflowTestContext } from '../helpers/temporal';
+import { eventually } from '../helpers/eventually';
+import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 const repoRoot = join(__dirname, '..', '..');
 let ctx: WorkflowTestContext;
