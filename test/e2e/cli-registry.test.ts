@@ -68,6 +68,7 @@ test('launch FILE uploads the folder: the stage runs from the bundle, and the ru
   });
 });
 
+// Many CLI processes one after another: on a loaded 2-core machine it has run close to the 120 s default.
 test('pipeline register / list, and the launch argument rules', async () => {
   const name = uniqueId('cli-reg');
   const dir = pipelineFolder(name);
@@ -98,7 +99,7 @@ test('pipeline register / list, and the launch argument rules', async () => {
     code: 2,
     output: "invalid pipeline:\n  params.greet.whom: stage 'greet' has no param 'whom'\n",
   });
-});
+}, 240_000);
 
 test('launch --pipeline NAME@VERSION runs the registered spec with its registered code', async () => {
   const name = uniqueId('cli-run');
