@@ -3,8 +3,9 @@ import type { AgentInput } from '../domain/agent-job';
 import { CacheKeyMaterial } from '../domain/cache-key';
 import { canonicalJson } from '../domain/canonical-json';
 import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/snapshot';
-import { logDatasetInputs } from '../store/datasets';
+import { writeDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, registerMemo } from '../store/memo';
+import { type Queryable, withTransaction } from '../store/pool';
 import { setTags } from '../store/runs';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
 import { recordSnapshot } from '../store/snapshots';
@@ -12,7 +13,7 @@ import { joinUri } from '../storage/object-store';
 import { digestOf } from '../storage/digest';
 import { pinSnapshot, SnapshotError, writeManifest } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
-import { createTrackingActivities, type FinishStageRunInput, runArtifactUri, type StartStageRunInput } from './tracking';
+import { createStageRecords, type FinishStageRunInput, runArtifactUri, type StartStageRunInput } from './tracking';
 
 export type { StageOutputs } from '../store/reuse';
 
@@ -82,7 +83,7 @@ const permanent = (err: unknown, type: string): never => {
 export function createMemoActivities(deps: ActivityDeps) {
   const { pool, store, artifactRoot } = deps;
   const casRoot = joinUri(artifactRoot, 'cas');
-  const tracking = createTrackingActivities(deps);
+  const records = createStageRecords(deps);
 
   /** True when every output of a stored result is still in the artifact store. */
   const outputsPresent = async (outputs: Record<string, string>): Promise<boolean> =>
@@ -97,10 +98,10 @@ export function createMemoActivities(deps: ActivityDeps) {
      * still stored. Only digests and URIs cross Temporal.
      */
     async beginStage(input: BeginStageInput): Promise<BegunStage> {
-      const { artifactUri } = await tracking.startStageRun(input.start);
+      const { artifactUri } = await records.startStage(pool, input.start);
       const pinned = await pinInputs(input.inputs);
       const { prepared } = pinned;
-      await recordInputs(input.start.experimentId, input.start.runId, pinned);
+      await withTransaction(pool, (tx) => recordInputs(tx, input.start.experimentId, input.start.runId, pinned));
       const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
       await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
       const hit = input.lookup ? await findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
@@ -109,7 +110,7 @@ export function createMemoActivities(deps: ActivityDeps) {
 
     /** A stage's end: records how it ended and, for a stage that ran and finished, registers its result under its key. */
     async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; replace: boolean } }): Promise<void> {
-      await tracking.finishStageRun(input.finish);
+      await records.finishStage(pool, input.finish);
       const { finish, register } = input;
       if (!register || finish.status !== 'FINISHED' || !finish.outputs) return;
       await registerMemo(
@@ -183,37 +184,37 @@ export function createMemoActivities(deps: ActivityDeps) {
         pinnedInputs[stage.name] = pinned;
         settled[stage.name] = { source: 'cached', sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
       }
-      await Promise.all(
-        input.stages
-          .filter((stage) => settled[stage.name])
-          .map(async (stage) => {
-            const result = settled[stage.name] as SettledStage;
-            await tracking.startStageRun({
-              launchId: input.launchId,
-              stage: stage.name,
-              runId: stage.runId,
-              parentRunId: input.parentRunId,
-              experimentId: input.experimentId,
-              workflowId: input.workflowId,
-              params: stage.material.params,
-            });
-            const pinned = pinnedInputs[stage.name];
-            if (pinned) await recordInputs(input.experimentId, stage.runId, pinned);
-            if (result.cacheKey !== undefined) await setTags(pool, stage.runId, { 'mlfleet.cache_key': result.cacheKey });
-            await tracking.finishStageRun({
-              launchId: input.launchId,
-              stage: stage.name,
-              runId: stage.runId,
-              status: 'FINISHED',
-              source: result.source,
-              sourceRunId: result.sourceRunId,
-              outputs: result.outputs,
-              outputDigests: result.outputDigests,
-              inputDigests: result.inputDigests,
-              ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
-            });
-          }),
-      );
+      // One transaction for every settled stage: a fully cached launch commits once, not per statement.
+      await withTransaction(pool, async (tx) => {
+        for (const stage of input.stages) {
+          const result = settled[stage.name];
+          if (!result) continue;
+          await records.startStage(tx, {
+            launchId: input.launchId,
+            stage: stage.name,
+            runId: stage.runId,
+            parentRunId: input.parentRunId,
+            experimentId: input.experimentId,
+            workflowId: input.workflowId,
+            params: stage.material.params,
+          });
+          const pinned = pinnedInputs[stage.name];
+          if (pinned) await recordInputs(tx, input.experimentId, stage.runId, pinned);
+          if (result.cacheKey !== undefined) await setTags(tx, stage.runId, { 'mlfleet.cache_key': result.cacheKey });
+          await records.finishStage(tx, {
+            launchId: input.launchId,
+            stage: stage.name,
+            runId: stage.runId,
+            status: 'FINISHED',
+            source: result.source,
+            sourceRunId: result.sourceRunId,
+            outputs: result.outputs,
+            outputDigests: result.outputDigests,
+            inputDigests: result.inputDigests,
+            ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
+          });
+        }
+      });
       return settled;
     },
   };
@@ -251,13 +252,13 @@ export function createMemoActivities(deps: ActivityDeps) {
   }
 
   /** The run's record of what it read: its dataset inputs, and a copy of each manifest among its artifacts. */
-  async function recordInputs(experimentId: string, runId: string, pinned: PinnedInputs): Promise<void> {
+  async function recordInputs(db: Queryable, experimentId: string, runId: string, pinned: PinnedInputs): Promise<void> {
     for (const [name, manifest] of Object.entries(pinned.manifests)) {
       // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
       await writeManifest(store, manifest, joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`));
     }
-    await logDatasetInputs(
-      pool,
+    await writeDatasetInputs(
+      db,
       experimentId,
       runId,
       pinned.datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),

@@ -6,7 +6,8 @@ import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
 import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
-import { createRun, endRun, getRun, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
+import type { Queryable } from '../store/pool';
+import { createRun, endRun, getRunInfo, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
@@ -76,24 +77,95 @@ export interface FinishStageRunInput extends FinishRunInput {
 export const runArtifactUri = (artifactRoot: string, experimentId: string, runId: string): string =>
   joinUri(artifactRoot, experimentId, runId, 'artifacts');
 
-/** Tracking activities: every write is keyed by ids the workflow chose, so replays are no-ops. */
-export function createTrackingActivities(deps: ActivityDeps) {
-  const { pool, artifactRoot, store } = deps;
+/**
+ * A stage's run and stage row, written through `db`: the pool for a stage that runs, one
+ * transaction for all the stages a launch settles at once (one commit instead of one per statement).
+ */
+export function createStageRecords(deps: ActivityDeps) {
+  const { artifactRoot } = deps;
 
   /**
    * Ends a run and logs its duration. Returns the run's recorded end time (the first one, on a
    * replay), or undefined when the run was never recorded (cancelled first).
    */
-  async function finishRun(runId: string, status: TerminalRunStatus): Promise<number | undefined> {
-    if (!(await getRun(pool, runId))) return undefined;
-    await endRun(pool, runId, status, Date.now());
-    const run = await getRun(pool, runId);
-    if (!run?.info.end_time) return undefined;
+  async function finishRun(db: Queryable, runId: string, status: TerminalRunStatus): Promise<number | undefined> {
+    if (!(await getRunInfo(db, runId))) return undefined;
+    await endRun(db, runId, status, Date.now());
+    const run = await getRunInfo(db, runId);
+    if (!run?.end_time) return undefined;
     // Timestamped with the stored end time, so a replay logs the very same point (deduplicated).
-    const durationS = (run.info.end_time - run.info.start_time) / 1000;
-    await logMetrics(pool, runId, [{ key: 'mlfleet.duration_s', value: durationS, timestamp: run.info.end_time, step: 0 }]);
-    return run.info.end_time;
+    const durationS = (run.end_time - run.start_time) / 1000;
+    await logMetrics(db, runId, [{ key: 'mlfleet.duration_s', value: durationS, timestamp: run.end_time, step: 0 }]);
+    return run.end_time;
   }
+
+  return {
+    finishRun,
+
+    async startStage(db: Queryable, input: StartStageRunInput): Promise<{ artifactUri: string }> {
+      const artifactUri = runArtifactUri(artifactRoot, input.experimentId, input.runId);
+      // The run and the stage row share their times, so every view of the stage reads the same duration.
+      const startTime = Date.now();
+      await createRun(db, {
+        runId: input.runId,
+        experimentId: input.experimentId,
+        name: input.stage,
+        userId: process.env.USER ?? 'mlfleet',
+        startTime,
+        artifactUri,
+        tags: {
+          'mlflow.parentRunId': input.parentRunId,
+          'mlfleet.launch_id': input.launchId,
+          'mlfleet.stage': input.stage,
+          'mlfleet.workflow_id': input.workflowId,
+          'mlfleet.cloud': deps.provider.name,
+        },
+      });
+      await logParams(db, input.runId, Object.fromEntries(Object.entries(input.params).map(([k, v]) => [k, String(v)])));
+      await upsertStageRun(db, { launchId: input.launchId, stage: input.stage, runId: input.runId, workflowId: input.workflowId, status: 'RUNNING', startedAt: startTime });
+      return { artifactUri };
+    },
+
+    async finishStage(db: Queryable, input: FinishStageRunInput): Promise<void> {
+      const endTime = await finishRun(db, input.runId, input.status);
+      if (endTime === undefined) return;
+      if (input.source === 'cached' || input.source === 'reused') {
+        // A stage that did not run cost nothing; its run says whose result it took.
+        await setTags(db, input.runId, { [`mlfleet.${input.source}_from`]: input.sourceRunId ?? '' });
+        await logMetrics(db, input.runId, [{ key: 'mlfleet.cost_usd', value: 0, timestamp: endTime, step: 0 }]);
+      } else if (input.placement) {
+        // Every attempt's billed seconds × price, preempted ones included.
+        const totals = (await leaseTotals(db, input.launchId)).get(input.stage) ?? { costUsd: 0, preemptions: 0 };
+        await setTags(db, input.runId, input.placement);
+        await logMetrics(db, input.runId, [
+          { key: 'mlfleet.cost_usd', value: totals.costUsd, timestamp: endTime, step: 0 },
+          { key: 'mlfleet.preemptions', value: totals.preemptions, timestamp: endTime, step: 0 },
+        ]);
+      }
+      await upsertStageRun(db, {
+        launchId: input.launchId,
+        stage: input.stage,
+        runId: input.runId,
+        status: input.status,
+        endedAt: endTime,
+        ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
+        ...(input.error !== undefined ? { error: input.error } : {}),
+        ...(input.outputs ? { outputs: input.outputs } : {}),
+        ...(input.outputDigests ? { outputDigests: input.outputDigests } : {}),
+        ...(input.source ? { source: input.source } : {}),
+        ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
+        ...(input.cacheKey ? { cacheKey: input.cacheKey } : {}),
+        ...(input.inputDigests ? { inputDigests: input.inputDigests } : {}),
+      });
+    },
+  };
+}
+
+/** Tracking activities: every write is keyed by ids the workflow chose, so replays are no-ops. */
+export function createTrackingActivities(deps: ActivityDeps) {
+  const { pool, artifactRoot, store } = deps;
+
+  const records = createStageRecords(deps);
 
   return {
     async prepareLaunch(input: PrepareLaunchInput): Promise<PreparedLaunch> {
@@ -180,66 +252,13 @@ export function createTrackingActivities(deps: ActivityDeps) {
       };
     },
 
-    async startStageRun(input: StartStageRunInput): Promise<{ artifactUri: string }> {
-      const artifactUri = runArtifactUri(artifactRoot, input.experimentId, input.runId);
-      // The run and the stage row share their times, so every view of the stage reads the same duration.
-      const startTime = Date.now();
-      await createRun(pool, {
-        runId: input.runId,
-        experimentId: input.experimentId,
-        name: input.stage,
-        userId: process.env.USER ?? 'mlfleet',
-        startTime,
-        artifactUri,
-        tags: {
-          'mlflow.parentRunId': input.parentRunId,
-          'mlfleet.launch_id': input.launchId,
-          'mlfleet.stage': input.stage,
-          'mlfleet.workflow_id': input.workflowId,
-          'mlfleet.cloud': deps.provider.name,
-        },
-      });
-      await logParams(pool, input.runId, Object.fromEntries(Object.entries(input.params).map(([k, v]) => [k, String(v)])));
-      await upsertStageRun(pool, { launchId: input.launchId, stage: input.stage, runId: input.runId, workflowId: input.workflowId, status: 'RUNNING', startedAt: startTime });
-      return { artifactUri };
-    },
+    startStageRun: (input: StartStageRunInput): Promise<{ artifactUri: string }> => records.startStage(pool, input),
 
-    async finishStageRun(input: FinishStageRunInput): Promise<void> {
-      const endTime = await finishRun(input.runId, input.status);
-      if (endTime === undefined) return;
-      if (input.source === 'cached' || input.source === 'reused') {
-        // A stage that did not run cost nothing; its run says whose result it took.
-        await setTags(pool, input.runId, { [`mlfleet.${input.source}_from`]: input.sourceRunId ?? '' });
-        await logMetrics(pool, input.runId, [{ key: 'mlfleet.cost_usd', value: 0, timestamp: endTime, step: 0 }]);
-      } else if (input.placement) {
-        // Every attempt's billed seconds × price, preempted ones included.
-        const totals = (await leaseTotals(pool, input.launchId)).get(input.stage) ?? { costUsd: 0, preemptions: 0 };
-        await setTags(pool, input.runId, input.placement);
-        await logMetrics(pool, input.runId, [
-          { key: 'mlfleet.cost_usd', value: totals.costUsd, timestamp: endTime, step: 0 },
-          { key: 'mlfleet.preemptions', value: totals.preemptions, timestamp: endTime, step: 0 },
-        ]);
-      }
-      await upsertStageRun(pool, {
-        launchId: input.launchId,
-        stage: input.stage,
-        runId: input.runId,
-        status: input.status,
-        endedAt: endTime,
-        ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
-        ...(input.error !== undefined ? { error: input.error } : {}),
-        ...(input.outputs ? { outputs: input.outputs } : {}),
-        ...(input.outputDigests ? { outputDigests: input.outputDigests } : {}),
-        ...(input.source ? { source: input.source } : {}),
-        ...(input.sourceRunId ? { sourceRunId: input.sourceRunId } : {}),
-        ...(input.cacheKey ? { cacheKey: input.cacheKey } : {}),
-        ...(input.inputDigests ? { inputDigests: input.inputDigests } : {}),
-      });
-    },
+    finishStageRun: (input: FinishStageRunInput): Promise<void> => records.finishStage(pool, input),
 
     /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {
-      const endTime = await finishRun(input.runId, input.status);
+      const endTime = await records.finishRun(pool, input.runId, input.status);
       // Only a worker with clouds leases VMs: a local launch skips the query.
       const totals = deps.clouds ? [...(await leaseTotals(pool, input.launchId)).values()] : [];
       if (endTime !== undefined && totals.length > 0) {

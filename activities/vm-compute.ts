@@ -5,7 +5,7 @@ import { renderBootScript } from '../clouds/boot-script';
 import { currentOffers, type PriceSource } from '../clouds/pricing/refresh';
 import { ProvisionError } from '../clouds/provision-error';
 import type { VmDriver, VmRef } from '../clouds/vm-driver';
-import { AgentStatus, type AgentInput } from '../domain/agent-job';
+import { AgentStatus, type AgentInput, type AgentJob, type StageCredentials } from '../domain/agent-job';
 import { PROVISION_BLOCKED_FAILURE, type PlacementBlock } from '../domain/offer';
 import { rankOffers, type InputFootprint, type RankedOffer } from '../domain/placement';
 import { SnapshotManifest } from '../domain/snapshot';
@@ -15,6 +15,7 @@ import { medianStageHours } from '../store/stage-durations';
 import { extendLease, getLease, markLeaseLive, openLease, releaseLease, type VmLease } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
 import { readStoredText } from '../storage/snapshots';
+import { stageAccessOf, StageCredentialsError, type StageCredentialIssuer } from '../storage/stage-credentials';
 import { agentJobOf, pollInterval, type RunStageInput } from './compute';
 import type { ActivityDeps } from './deps';
 
@@ -33,6 +34,11 @@ export interface CloudDeps {
   priceSources: PriceSource[];
   /** Whether a lease's owner (a stage workflow) still runs; `unknown` when Temporal does not know it. */
   workflowLiveness: (workflowId: string) => Promise<'running' | 'closed' | 'unknown'>;
+  /**
+   * Mints each VM's credentials, scoped to its stage (`stage_role_arn`); absent, VMs get no AWS
+   * credentials and reach S3, if at all, through their instance profile.
+   */
+  stageCredentials?: StageCredentialIssuer;
 }
 
 /** Terminates whatever VM a lease holds, idempotently: by id, or (when the create's answer never arrived) by its lease tag. */
@@ -106,6 +112,21 @@ const labelValue = (text: string): string =>
     .replace(/[^a-z0-9_-]+/g, '-')
     .slice(0, 63);
 
+/**
+ * A create failure as it may travel on (Temporal failures, worker logs): only a ProvisionError's
+ * fields or an error's name, message and stack, with the stage's secrets cut out, so no SDK error
+ * property can carry the boot script along.
+ */
+function withoutSecrets(err: unknown, credentials: StageCredentials | undefined): unknown {
+  if (!credentials) return err;
+  const redact = (text: string): string => [credentials.secret_access_key, credentials.session_token].reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+  const source = err instanceof Error ? err : new Error(String(err));
+  const clean = err instanceof ProvisionError ? new ProvisionError(err.scope, err.code, redact(err.message)) : new Error(redact(source.message));
+  if (!(clean instanceof ProvisionError)) clean.name = source.name;
+  if (source.stack) clean.stack = redact(source.stack);
+  return clean;
+}
+
 const placementOf = (ranked: RankedOffer): AttemptPlacement => ({
   cloud: ranked.offer.cloud,
   region: ranked.offer.region,
@@ -127,6 +148,21 @@ export function createVmComputeActivities(deps: ActivityDeps) {
     if (!driver) throw ApplicationFailure.nonRetryable(`no ${cloud} driver on this worker`, 'NoCloudConfigured');
     return driver;
   };
+
+  /**
+   * The VM's credentials for this job, or none (no stage role, or a stage that touches no s3://).
+   * mlfleet has no per-stage timeout, so they last as long as the configured maximum allows.
+   */
+  async function credentialsFor(job: AgentJob, sessionName: string): Promise<StageCredentials | undefined> {
+    const issue = clouds().stageCredentials;
+    if (!issue) return undefined;
+    try {
+      return await issue(await stageAccessOf(job, store), { sessionName });
+    } catch (err) {
+      if (err instanceof StageCredentialsError) throw ApplicationFailure.nonRetryable(err.message, 'StageCredentialsRefused');
+      throw err;
+    }
+  }
 
   /** Where the stage's inputs live and how big they are: egress is priced from them. */
   async function footprints(inputs: Record<string, AgentInput>): Promise<InputFootprint[]> {
@@ -177,6 +213,12 @@ export function createVmComputeActivities(deps: ActivityDeps) {
       const cloud = ranked.offer.cloud as VmCloud;
       const driver = driverFor(cloud);
       const leaseId = leaseIdOf(stage.key, placementAttempt);
+      const statusUri = joinUri(stage.artifactUri, 'mlfleet', `attempt-${placementAttempt}`, 'status.json');
+      // The job, with its credentials, lives only in this activity and the VM's boot script: never in a workflow payload, a heartbeat or a log.
+      const baseJob = agentJobOf(stage, deps.trackingUri, { statusUri });
+      // Minted before the lease, so a refusal leaves nothing to release.
+      const credentials = await credentialsFor(baseJob, leaseId);
+      const job: AgentJob = credentials ? { ...baseJob, credentials } : baseJob;
       const now = Date.now();
       const lease = await openLease(pool, {
         leaseId,
@@ -196,8 +238,6 @@ export function createVmComputeActivities(deps: ActivityDeps) {
       if (lease.state === 'released') throw ApplicationFailure.nonRetryable(`lease ${leaseId} was already released`, 'LeaseReleased');
       const attempt = { launchId: stage.launchId, stage: stage.stage, attempt: placementAttempt, provider: cloud, placement: placementOf(ranked) };
       await recordStageAttempt(pool, { ...attempt, status: 'RUNNING', startedAt: now });
-      const statusUri = joinUri(stage.artifactUri, 'mlfleet', `attempt-${placementAttempt}`, 'status.json');
-      const job = agentJobOf(stage, deps.trackingUri, { statusUri });
       // The cloud's create operation can take minutes: keep heartbeating so a dead worker is noticed.
       const beating = setInterval(() => heartbeat({ leaseId }), 5_000);
       try {
@@ -212,7 +252,8 @@ export function createVmComputeActivities(deps: ActivityDeps) {
         await markLeaseLive(pool, leaseId, vm.vmId, Date.now(), vm.zone);
         heartbeat({ leaseId, vmId: vm.vmId });
         return { leaseId, vm, spot: ranked.spot, statusUri };
-      } catch (err) {
+      } catch (caught) {
+        const err = withoutSecrets(caught, credentials);
         if (!(err instanceof ProvisionError) || err.scope === 'retry') throw err;
         // Nothing was created: the lease ends here, and the workflow tries elsewhere (or gives up).
         await releaseLease(pool, leaseId, { at: Date.now(), reason: `create-failed: ${err.code}` });

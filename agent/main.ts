@@ -1,5 +1,6 @@
 import { AgentJob } from '../domain/agent-job';
 import { createObjectStore } from '../storage/object-stores';
+import { createS3Client, credentialsFromEnv } from '../storage/s3-store';
 import { readJob, runJob } from './run-job';
 
 /** `node agent/main.ts JOB_DIR`: the stage bootstrap that a provider starts (locally or on a VM). */
@@ -10,7 +11,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const job = AgentJob.parse(await readJob(jobDir));
-  const status = await runJob(jobDir, job, createObjectStore());
+  // Keys in the environment (a VM's stage credentials, from its boot script) are the only ones
+  // used when given; otherwise the SDK's chain (an instance profile, or the worker's own setup).
+  const credentials = credentialsFromEnv(process.env);
+  const status = await runJob(jobDir, job, createObjectStore(credentials ? { s3Client: () => createS3Client({ credentials }) } : {}));
   process.exitCode = status.exit_code === 0 ? 0 : 1;
 }
 

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { type AccessRule, PUBLIC } from './auth/access-rule';
 import { v1Route, v1Routes } from './v1/route';
 
 type RouteDef = (typeof v1Routes)[number];
@@ -10,7 +11,8 @@ export interface OpenApiDocument {
   openapi: '3.1.0';
   info: { title: string; version: string; description: string };
   paths: Record<string, Record<string, unknown>>;
-  components: { schemas: Record<string, JsonSchema> };
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, JsonSchema> };
+  security: Record<string, string[]>[];
 }
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
@@ -35,7 +37,7 @@ export function registerOpenApiRoute(app: FastifyInstance): void {
   let document: OpenApiDocument | undefined;
   v1Route(
     app,
-    { method: 'GET', path: OPENAPI_PATH, summary: 'This OpenAPI 3.1 document of /api/v1', response: OpenApiDocumentSchema },
+    { method: 'GET', path: OPENAPI_PATH, summary: 'This OpenAPI 3.1 document of /api/v1', response: OpenApiDocumentSchema, access: PUBLIC },
     () => {
       document ??= buildOpenApiDocument(v1Routes);
       return Promise.resolve(document);
@@ -66,7 +68,12 @@ export function buildOpenApiDocument(routes: readonly RouteDef[]): OpenApiDocume
       description: 'mlfleet /api/v1. Every error answers with the body `{"error_code", "message"}` and MLflow\'s status codes.',
     },
     paths,
-    components: { schemas: components.schemas },
+    components: {
+      schemas: components.schemas,
+      // With MLFLEET_AUTH=on; MLflow clients send MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN.
+      securitySchemes: { basic: { type: 'http', scheme: 'basic' }, bearer: { type: 'http', scheme: 'bearer' } },
+    },
+    security: [{ basic: [] }, { bearer: [] }],
   };
 }
 
@@ -88,6 +95,8 @@ function operationOf(route: RouteDef, operationId: string, components: Component
   const operation: Record<string, unknown> = {
     operationId,
     summary: route.summary,
+    description: accessDescription(route.access),
+    ...(route.access.kind === 'public' && { security: [] }),
     ...(tag !== undefined && tag !== '' && !tag.startsWith(':') && { tags: [tag] }),
   };
 
@@ -115,11 +124,29 @@ function operationOf(route: RouteDef, operationId: string, components: Component
     responses[String(status)] = { description, content: { 'application/json': { schema } } };
   }
   const validates = route.body !== undefined || route.query !== undefined || route.params !== undefined;
-  const errorStatuses = [...new Set([...(validates ? [400] : []), ...(route.errors ?? [])])].sort((a, b) => a - b);
+  const denials = route.access.kind === 'public' ? [] : route.access.kind === 'signed-in' ? [401] : [401, 403];
+  const errorStatuses = [...new Set([...(validates ? [400] : []), ...denials, ...(route.errors ?? [])])].sort((a, b) => a - b);
   for (const errorStatus of errorStatuses) responses[String(errorStatus)] = errorResponse(STATUS_CODES[errorStatus] ?? 'Error');
   responses.default = errorResponse('Any other error');
   operation.responses = responses;
   return operation;
+}
+
+/** Who may call the route, when the server runs with auth on. */
+function accessDescription(access: AccessRule): string {
+  switch (access.kind) {
+    case 'public':
+      return 'Access: anyone, signed in or not.';
+    case 'signed-in':
+      return 'Access: any signed-in user; lists show only what the caller may read.';
+    case 'admin':
+      return 'Access: admins.';
+    case 'self-or-admin':
+      return 'Access: the user named in the request, or an admin.';
+    case 'experiment':
+    case 'experiment-by-body':
+      return `Access: ${access.need} on the experiment (admins pass); without READ the resource reads as missing.`;
+  }
 }
 
 const errorResponse = (description: string): Record<string, unknown> => ({ description, content: { 'application/json': { schema: ERROR_REF } } });

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SpecError } from '../domain/pipeline-spec';
+import { adminCommand, grantCommand, grantsCommand, teamCommand, tokenCommand, userCommand } from './access';
 import { renderAttempts } from './render-attempts';
 import { ApiRequestError, MlfleetApi } from './api-client';
 import { DEMO_CLOUD_MODES, demoCommand, type DemoOptions } from './demo';
@@ -112,6 +113,13 @@ program
   .action((opts: { port?: number; host: string }) => apiCommand(opts));
 
 program.addCommand(scheduleCommand(DEFAULT_URL));
+
+program.addCommand(adminCommand());
+program.addCommand(userCommand(DEFAULT_URL));
+program.addCommand(teamCommand(DEFAULT_URL));
+program.addCommand(tokenCommand(DEFAULT_URL));
+program.addCommand(grantCommand(DEFAULT_URL));
+program.addCommand(grantsCommand(DEFAULT_URL));
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof SpecError) {

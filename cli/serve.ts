@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { buildApp } from '../api/app';
+import { firstAdminNotice } from '../api/auth/first-admin';
 import { migrate } from '../store/migrate';
 import { createPool } from '../store/pool';
 import { loadConfig, type MlfleetConfig } from '../workers/config';
@@ -41,9 +42,11 @@ export async function apiCommand(opts: { port?: number; host: string }): Promise
   const config = externalConfig(opts);
   const pool = createPool(config.databaseUrl);
   await migrate(pool);
+  const adminNotice = await firstAdminNotice(pool, config.auth);
+  if (adminNotice) console.log(`[mlfleet] ${adminNotice}`);
   const connection = await Connection.connect({ address: config.temporalAddress });
   await ensureSearchAttributes(connection, config.namespace);
-  const app = buildApp({ pool, temporal: new Client({ connection, namespace: config.namespace }), taskQueue: config.taskQueue, artifactRoot: config.artifactRoot, logger: true });
+  const app = buildApp({ pool, temporal: new Client({ connection, namespace: config.namespace }), taskQueue: config.taskQueue, artifactRoot: config.artifactRoot, logger: true, auth: config.auth });
   await app.listen({ port: config.apiPort, host: opts.host });
   await untilSignal();
   await app.close();

@@ -15,6 +15,21 @@ export const AgentInput = z
   .strict();
 export type AgentInput = z.infer<typeof AgentInput>;
 
+/**
+ * Temporary AWS credentials for one stage (STS AssumeRole with a session policy): read its inputs,
+ * write its outputs, logs and status record, nothing else (storage/stage-credentials.ts).
+ */
+export const StageCredentials = z
+  .object({
+    access_key_id: z.string().min(1),
+    secret_access_key: z.string().min(1),
+    session_token: z.string().min(1),
+    /** Epoch milliseconds after which AWS refuses them. */
+    expires_at: z.number(),
+  })
+  .strict();
+export type StageCredentials = z.infer<typeof StageCredentials>;
+
 /** What the agent is told to do: the stage agent contract of DESIGN.md, as one JSON document. */
 export const AgentJob = z
   .object({
@@ -33,6 +48,11 @@ export const AgentJob = z
     /** Where a VM's agent uploads its status record too (the provider cannot read the VM's disk). */
     statusUri: z.string().optional(),
     env: z.record(z.string(), z.string()),
+    /**
+     * A VM's only AWS credentials, when the stage touches s3:// and a stage role is configured. The
+     * boot script hands them to the agent as AWS_* variables; they never reach job.json.
+     */
+    credentials: StageCredentials.optional(),
   })
   .strict();
 export type AgentJob = z.infer<typeof AgentJob>;

@@ -55,6 +55,8 @@ export async function startEmulators(root: string, opts: { enabled?: CloudsConfi
       // The emulators price nothing real (moto's spot prices fail the catalog's sanity checks): the bundled catalog holds.
       price_sources: [],
       price_refresh_interval_seconds: 21_600,
+      // No stage_role_arn: with a file:// artifact root the VMs (local processes) need no AWS credentials.
+      stage_credentials_max_seconds: 43_200,
       aws: { endpoint: ec2.endpoint, credentials: MOTO_CREDENTIALS, image_ids: Object.fromEntries(AWS_REGIONS.map((region) => [region, EC2_EMULATOR_AMI])) },
       gcp: { project: 'mlfleet-emulated', emulator_endpoint: gcp.endpoint },
       azure: {

@@ -24,6 +24,27 @@ export interface EmulatedVm {
 // How long a VM's processes get after SIGTERM (a real spot VM gets about 30 s; tests want less).
 const SHUTDOWN_GRACE_MS = 3_000;
 
+// What a fresh VM image has anyway: the machine's basics (PATH finds this machine's node).
+const BASE_VARIABLES = new Set(['PATH', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TZ', 'TERM', 'TMPDIR']);
+// The cloud's network: where its endpoints are and how to reach them, never who may call them.
+const NETWORK_VARIABLES = new Set(['AWS_REGION', 'AWS_DEFAULT_REGION', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy']);
+
+/**
+ * The environment a VM's boot script starts with: the basics of `host` and the variables that
+ * stand for the cloud's network (AWS_ENDPOINT_URL*, region, proxies). Nothing of the worker's
+ * identity: no AWS_* credentials, profiles or credential files, no GCP or Azure credentials, and
+ * its own HOME, so no ~/.aws of this machine either. The emulated clouds have no instance metadata
+ * service, so the SDKs are told not to look for one. A VM has what its boot script gives it.
+ */
+export function vmEnvironment(host: NodeJS.ProcessEnv, home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(host)) {
+    if (value === undefined) continue;
+    if (BASE_VARIABLES.has(name) || name.startsWith('LC_') || NETWORK_VARIABLES.has(name) || /^AWS_ENDPOINT_URL(_[A-Z0-9_]+)?$/.test(name)) env[name] = value;
+  }
+  return { ...env, HOME: home, AWS_EC2_METADATA_DISABLED: 'true' };
+}
+
 /**
  * The machines of an emulated cloud. A VM "boots" by running its user data / startup script as a
  * detached bash process group on this machine, in `<root>/<id>/`, so a stage placed on an emulated
@@ -50,7 +71,7 @@ export class VmHost {
         cwd: dir,
         detached: true,
         stdio: ['ignore', log, log],
-        env: { ...process.env, MLFLEET_VM_ID: vm.id, MLFLEET_VM_NAME: vm.name },
+        env: { ...vmEnvironment(process.env, dir), MLFLEET_VM_ID: vm.id, MLFLEET_VM_NAME: vm.name },
       });
       child.on('error', () => undefined);
       child.on('exit', () => {

@@ -33,19 +33,46 @@ export function parseS3Uri(uri: string): S3Location {
   return { bucket, key: decodeURIComponent(key) };
 }
 
+/** Static AWS credentials (the SDK's AwsCredentialIdentity). */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
 /**
  * An S3 client configured the standard AWS way (credentials, region, and AWS_ENDPOINT_URL_S3 /
  * AWS_ENDPOINT_URL, which the SDK reads itself). An explicit endpoint means an S3-compatible server
  * (MinIO, moto) that serves buckets by path rather than by host name, and rarely cares for regions.
+ * Given `credentials`, the client uses those and nothing of the SDK's credential chain.
  */
-export function createS3Client(): S3Client {
+export function createS3Client(opts: { credentials?: AwsCredentials } = {}): S3Client {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  if (!endpoint) return new S3Client({});
-  return new S3Client({ endpoint, forcePathStyle: true, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }) });
+  const credentials = opts.credentials ? { credentials: opts.credentials } : {};
+  if (!endpoint) return new S3Client({ ...credentials });
+  return new S3Client({ endpoint, forcePathStyle: true, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }), ...credentials });
 }
 
+/**
+ * The keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) of `env`, when both
+ * are set: what a stage VM's boot script exports. (Once they expire, S3 answers ExpiredToken.)
+ */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv): AwsCredentials | undefined {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+}
+
+const statusOf = (err: unknown): number | undefined => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+
 /** True for the SDK's 404s (NotFound from HEAD, NoSuchKey from GET). */
-export const isNotFound = (err: unknown): boolean => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode === 404;
+export const isNotFound = (err: unknown): boolean => statusOf(err) === 404;
+
+/**
+ * True for a 403, which is also what S3 answers for a missing key to a caller that may not list the
+ * bucket there (a stage's prefix-scoped credentials): such a key may still be a folder.
+ */
+const isForbidden = (err: unknown): boolean => statusOf(err) === 403;
 
 /** The key of every object under `prefix` (all levels), page by page. */
 export async function* listObjects(client: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
@@ -92,33 +119,47 @@ export class S3Store implements ObjectStore {
   async download(uri: string, localPath: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
     const base = key.replace(/\/+$/, '');
+    let denied: Error | undefined;
     try {
       return await getFile(this.client, bucket, base, localPath);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (isForbidden(err)) denied = err as Error;
+      else if (!isNotFound(err)) throw err;
     }
     let found = false;
-    for await (const objectKey of listObjects(this.client, bucket, `${base}/`)) {
-      const relative = objectKey.slice(base.length + 1);
-      if (relative === '' || relative.endsWith('/')) continue; // folder markers some tools write
-      // A key is any string: one with '..' must not write outside localPath.
-      if (relative.split('/').includes('..')) throw new Error(`refusing to download ${objectKey}: '..' in the key`);
-      await getFile(this.client, bucket, objectKey, join(localPath, ...relative.split('/')));
-      found = true;
+    try {
+      for await (const objectKey of listObjects(this.client, bucket, `${base}/`)) {
+        const relative = objectKey.slice(base.length + 1);
+        if (relative === '' || relative.endsWith('/')) continue; // folder markers some tools write
+        // A key is any string: one with '..' must not write outside localPath.
+        if (relative.split('/').includes('..')) throw new Error(`refusing to download ${objectKey}: '..' in the key`);
+        await getFile(this.client, bucket, objectKey, join(localPath, ...relative.split('/')));
+        found = true;
+      }
+    } catch (err) {
+      // Not allowed to list there either: the first refusal says more.
+      throw denied !== undefined && isForbidden(err) && !found ? denied : err;
     }
-    if (!found) throw new Error(`nothing stored at ${uri}`);
+    if (!found) throw denied ?? new Error(`nothing stored at ${uri}`);
   }
 
   async exists(uri: string): Promise<boolean> {
     const { bucket, key } = parseS3Uri(uri);
     const base = key.replace(/\/+$/, '');
+    let denied: Error | undefined;
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: base }));
       return true;
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (isForbidden(err)) denied = err as Error;
+      else if (!isNotFound(err)) throw err;
     }
-    return hasObjectsUnder(this.client, bucket, `${base}/`);
+    const under = await hasObjectsUnder(this.client, bucket, `${base}/`).catch((err: unknown) => {
+      throw denied !== undefined && isForbidden(err) ? denied : err;
+    });
+    // Denied and nothing under it: missing or not ours to read, which the caller cannot tell apart either.
+    if (!under && denied) throw denied;
+    return under;
   }
 
   /** The object `uri` names, else every object under `uri/`; with versioning, each at its latest version (deleted ones left out). */

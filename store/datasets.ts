@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { withTransaction } from './pool';
+import { type Queryable, withTransaction } from './pool';
 import type { KeyValue, MlflowDatasetInput } from './runs';
 
 const newUuid = (): string => randomUUID().replace(/-/g, '');
@@ -14,6 +14,16 @@ const newUuid = (): string => randomUUID().replace(/-/g, '');
  */
 export async function logDatasetInputs(
   pool: pg.Pool,
+  experimentId: string,
+  runId: string,
+  datasetInputs: readonly MlflowDatasetInput[],
+): Promise<void> {
+  await withTransaction(pool, (tx) => writeDatasetInputs(tx, experimentId, runId, datasetInputs));
+}
+
+/** logDatasetInputs inside the caller's transaction. */
+export async function writeDatasetInputs(
+  tx: Queryable,
   experimentId: string,
   runId: string,
   datasetInputs: readonly MlflowDatasetInput[],
@@ -40,40 +50,38 @@ export async function logDatasetInputs(
     }
   });
 
-  await withTransaction(pool, async (tx) => {
-    await tx.query(
-      `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
-       SELECT t.uuid, $1::bigint, t.name, t.digest, t.source_type, t.source, t.schema, t.profile
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-         AS t(uuid, name, digest, source_type, source, schema, profile)
-       ON CONFLICT (experiment_id, name, digest) DO NOTHING`,
-      [
-        experimentId,
-        inputs.map(() => newUuid()),
-        names,
-        digests,
-        inputs.map((i) => i.dataset.source_type),
-        inputs.map((i) => i.dataset.source),
-        inputs.map((i) => i.dataset.schema ?? null),
-        inputs.map((i) => i.dataset.profile ?? null),
-      ],
-    );
-    // A separate statement, so it sees the datasets the one above inserted (or a concurrent writer did).
-    await tx.query(
-      `WITH linked AS (
-         INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id)
-         SELECT t.input_uuid, 'DATASET', d.dataset_uuid, 'RUN', $2
-         FROM unnest($3::text[], $4::text[], $5::text[]) AS t(name, digest, input_uuid)
-         JOIN datasets d ON d.experiment_id = $1::bigint AND d.name = t.name AND d.digest = t.digest
-         ON CONFLICT DO NOTHING
-         RETURNING input_uuid
-       )
-       INSERT INTO input_tags (input_uuid, name, value)
-       SELECT t.input_uuid, t.name, t.value
-       FROM unnest($6::text[], $7::text[], $8::text[]) AS t(input_uuid, name, value)
-       WHERE t.input_uuid IN (SELECT input_uuid FROM linked)
-       ON CONFLICT (input_uuid, name) DO NOTHING`,
-      [experimentId, runId, names, digests, inputUuids, tagInputUuids, tagNames, tagValues],
-    );
-  });
+  await tx.query(
+    `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
+     SELECT t.uuid, $1::bigint, t.name, t.digest, t.source_type, t.source, t.schema, t.profile
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+       AS t(uuid, name, digest, source_type, source, schema, profile)
+     ON CONFLICT (experiment_id, name, digest) DO NOTHING`,
+    [
+      experimentId,
+      inputs.map(() => newUuid()),
+      names,
+      digests,
+      inputs.map((i) => i.dataset.source_type),
+      inputs.map((i) => i.dataset.source),
+      inputs.map((i) => i.dataset.schema ?? null),
+      inputs.map((i) => i.dataset.profile ?? null),
+    ],
+  );
+  // A separate statement, so it sees the datasets the one above inserted (or a concurrent writer did).
+  await tx.query(
+    `WITH linked AS (
+       INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id)
+       SELECT t.input_uuid, 'DATASET', d.dataset_uuid, 'RUN', $2
+       FROM unnest($3::text[], $4::text[], $5::text[]) AS t(name, digest, input_uuid)
+       JOIN datasets d ON d.experiment_id = $1::bigint AND d.name = t.name AND d.digest = t.digest
+       ON CONFLICT DO NOTHING
+       RETURNING input_uuid
+     )
+     INSERT INTO input_tags (input_uuid, name, value)
+     SELECT t.input_uuid, t.name, t.value
+     FROM unnest($6::text[], $7::text[], $8::text[]) AS t(input_uuid, name, value)
+     WHERE t.input_uuid IN (SELECT input_uuid FROM linked)
+     ON CONFLICT (input_uuid, name) DO NOTHING`,
+    [experimentId, runId, names, digests, inputUuids, tagInputUuids, tagNames, tagValues],
+  );
 }

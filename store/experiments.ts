@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ExperimentViewer, readableBy } from './permissions';
 import type { Queryable } from './pool';
 
 /** An MLflow experiment in MLflow's JSON shape (ids are strings holding integers; unset fields omitted). */
@@ -87,9 +88,15 @@ export async function getExperimentByName(db: Queryable, name: string): Promise<
  * if needed. Safe under concurrency: racing creators all get the one row that won.
  */
 export async function getOrCreateExperiment(db: Queryable, name: string, artifactRoot: string): Promise<Experiment> {
+  return (await ensureExperiment(db, name, artifactRoot)).experiment;
+}
+
+/** getOrCreateExperiment that also tells whether this call created it (its creator gets to manage it). */
+export async function ensureExperiment(db: Queryable, name: string, artifactRoot: string): Promise<{ experiment: Experiment; created: boolean }> {
   const root = artifactRoot.replace(/\/$/, '');
   const existing = await getExperimentByName(db, name);
-  if (existing?.artifact_location !== undefined) return existing;
+  if (existing?.artifact_location !== undefined) return { experiment: existing, created: false };
+  let created = false;
   if (existing) {
     // Only the Default experiment (made by the migration, which knows no artifact root) gets here.
     await db.query(
@@ -100,17 +107,18 @@ export async function getOrCreateExperiment(db: Queryable, name: string, artifac
   } else {
     // The id is drawn first so artifact_location can embed it in the same row; a lost race only
     // burns a sequence value.
-    await db.query(
+    const inserted = await db.query(
       `INSERT INTO experiments (experiment_id, name, artifact_location, creation_time, last_update_time)
        SELECT next.id, $1, $2::text || '/' || next.id::text, $3, $3
        FROM (SELECT nextval(pg_get_serial_sequence('experiments', 'experiment_id')) AS id) AS next
        ON CONFLICT (name) DO NOTHING`,
       [name, root, Date.now()],
     );
+    created = inserted.rowCount === 1;
   }
   const experiment = await getExperimentByName(db, name);
   if (!experiment) throw new Error(`experiment '${name}' vanished while it was being created`);
-  return experiment;
+  return { experiment, created };
 }
 
 // ---- MLflow experiment endpoints (create, rename, delete/restore, tags, search) ----------------
@@ -235,6 +243,8 @@ export interface ExperimentSearch {
   viewType: ExperimentViewType;
   limit: number;
   after?: ExperimentCursor | undefined;
+  /** Only experiments this user may read. */
+  viewer?: ExperimentViewer | undefined;
 }
 
 const MAX_BIGINT = '9223372036854775807';
@@ -287,6 +297,7 @@ export async function searchExperiments(db: Queryable, search: ExperimentSearch)
     return `$${params.length}${cast}`;
   };
   const where: string[] = [];
+  if (search.viewer) where.push(readableBy(search.viewer, 'e.experiment_id', p));
   if (search.viewType === 'ACTIVE_ONLY') where.push("e.lifecycle_stage = 'active'");
   if (search.viewType === 'DELETED_ONLY') where.push("e.lifecycle_stage = 'deleted'");
   for (const f of search.filters) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LaunchTrigger, RunStatus, StageSource, StageStatus, type LaunchProgress, type StageProgress } from '../domain/launch';
 import type { Queryable } from './pool';
+import { type ExperimentViewer, readableBy } from './permissions';
 
 const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['FINISHED', 'FAILED', 'KILLED'];
 const TERMINAL_STAGE_STATUSES: readonly StageStatus[] = ['FINISHED', 'FAILED', 'KILLED', 'SKIPPED'];
@@ -533,6 +534,8 @@ export interface ListLaunchesOptions {
   /** Page size (at least 1). */
   limit: number;
   after?: LaunchCursor;
+  /** Only launches of experiments this user may read. */
+  viewer?: ExperimentViewer | undefined;
 }
 
 const LaunchSummaryRow = LaunchRow.pick({
@@ -551,6 +554,9 @@ const LaunchSummaryRow = LaunchRow.pick({
  */
 export async function listLaunches(db: Queryable, opts: ListLaunchesOptions): Promise<{ launches: LaunchSummary[]; next?: LaunchCursor }> {
   const numericId = opts.experiment !== undefined && /^[0-9]{1,18}$/.test(opts.experiment) ? opts.experiment : null;
+  const params: unknown[] = [opts.experiment ?? null, numericId, opts.status ?? null, opts.after?.createdAt ?? null, opts.after?.launchId ?? null, opts.limit + 1];
+  const param = (value: unknown, cast: string): string => `$${params.push(value)}${cast}`;
+  const readable = opts.viewer ? `AND ${readableBy(opts.viewer, 'launches.experiment_id', param)}` : '';
   const { rows } = await db.query(
     `SELECT launch_id, experiment_id, run_id, status, trigger, created_at, ended_at
      FROM launches
@@ -558,9 +564,10 @@ export async function listLaunches(db: Queryable, opts: ListLaunchesOptions): Pr
             OR experiment_id = COALESCE((SELECT experiment_id FROM experiments WHERE name = $1), $2::bigint))
        AND ($3::text IS NULL OR status = $3)
        AND ($4::bigint IS NULL OR (created_at, launch_id) < ($4::bigint, $5::text))
+       ${readable}
      ORDER BY created_at DESC, launch_id DESC
      LIMIT $6`,
-    [opts.experiment ?? null, numericId, opts.status ?? null, opts.after?.createdAt ?? null, opts.after?.launchId ?? null, opts.limit + 1],
+    params,
   );
   const launches = rows.slice(0, opts.limit).map((raw): LaunchSummary => {
     const row = LaunchSummaryRow.parse(raw);

@@ -53,6 +53,22 @@ export const CloudsConfig = z
     price_sources: z.array(PriceSourceConfig).default([]),
     /** How often the price sources are refreshed. */
     price_refresh_interval_seconds: z.number().int().min(60).default(21_600),
+    /**
+     * The IAM role the worker assumes (STS AssumeRole) once per stage VM with a session policy
+     * that narrows it to that stage: read its inputs, write its outputs, logs and status record.
+     * Its own policy must allow what any stage may need (read the data buckets and the artifact
+     * root, write under the artifact root) and trust the worker's identity. Absent, VMs get no AWS
+     * credentials at all: with an s3:// artifact root they must reach it through an instance profile.
+     */
+    stage_role_arn: z
+      .string()
+      .regex(/^arn:[a-z-]+:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN, arn:aws:iam::<account>:role/<name>')
+      .optional(),
+    /**
+     * The longest a stage's credentials may last (seconds, 900-43200): the role's MaxSessionDuration
+     * (1 h unless raised), and at most 3600 when the worker itself runs under an assumed role (role chaining).
+     */
+    stage_credentials_max_seconds: z.number().int().min(900).max(43_200).default(43_200),
     aws: z
       .object({
         image_ids: z.record(z.string(), z.string().min(1)),

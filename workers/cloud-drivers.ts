@@ -9,6 +9,7 @@ import type { CloudsConfig, PriceSourceConfig } from './cloud-config';
 import type { PriceSource } from '../clouds/pricing/refresh';
 import type { MlfleetConfig } from './config';
 import { ensurePriceRefreshSchedule, ensureReaperSchedule, workflowLivenessOf } from './maintenance-schedules';
+import { createStageCredentialIssuer } from '../storage/stage-credentials';
 
 // What the Azure fake accepts: any bearer token.
 const EMULATOR_TOKEN: TokenCredential = { getToken: () => Promise.resolve({ token: 'emulator', expiresOnTimestamp: Date.now() + 3_600_000 }) };
@@ -32,7 +33,14 @@ export function createCloudDeps(config: CloudsConfig, opts: Pick<CloudDeps, 'age
     const config = { ...rest, ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) };
     drivers.azure = emulator ? new AzureDriver(config, EMULATOR_TOKEN) : new AzureDriver(config);
   }
-  return { drivers, enabled: config.enabled, leaseTtlMs: config.lease_ttl_seconds * 1000, priceSources: config.price_sources.map(priceSourceOf), ...opts };
+  return {
+    drivers,
+    enabled: config.enabled,
+    leaseTtlMs: config.lease_ttl_seconds * 1000,
+    priceSources: config.price_sources.map(priceSourceOf),
+    ...(config.stage_role_arn ? { stageCredentials: createStageCredentialIssuer({ roleArn: config.stage_role_arn, maxSessionSeconds: config.stage_credentials_max_seconds }) } : {}),
+    ...opts,
+  };
 }
 
 /**
@@ -44,7 +52,18 @@ export async function setUpClouds(config: MlfleetConfig, client: Client, log: (l
   await ensureReaperSchedule(client, config.taskQueue, config.clouds.reaper_interval_seconds);
   if (config.clouds.price_sources.length > 0) await ensurePriceRefreshSchedule(client, config.taskQueue, config.clouds.price_refresh_interval_seconds);
   log(`placing stages on ${config.clouds.enabled.join(', ')}; the leaked-VM reaper sweeps every ${config.clouds.reaper_interval_seconds} s`);
+  const line = stageCredentialsLine(config.artifactRoot, config.clouds);
+  if (line) log(line);
   return createCloudDeps(config.clouds, { agentUrl: `${config.publicUrl}/api/v1/agent.js`, workflowLiveness: workflowLivenessOf(client) });
+}
+
+/** What stage VMs get to reach an s3:// artifact root, said once when the worker starts; nothing to say for a file:// root. */
+export function stageCredentialsLine(artifactRoot: string, clouds: Pick<CloudsConfig, 'stage_role_arn' | 'stage_credentials_max_seconds'>): string | undefined {
+  if (!artifactRoot.startsWith('s3://')) return undefined;
+  if (clouds.stage_role_arn) {
+    return `stage VMs get temporary credentials of ${clouds.stage_role_arn} narrowed to their own inputs and outputs, valid at most ${clouds.stage_credentials_max_seconds} s`;
+  }
+  return `no stage_role_arn in the clouds config: stage VMs get no AWS credentials and must reach ${artifactRoot} through their instance profile (GCP and Azure VMs have none)`;
 }
 
 /** A configured price source as the refresher takes it: a GCP API key read from its environment variable. */

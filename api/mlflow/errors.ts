@@ -81,6 +81,12 @@ export const invalidParameter = (path: string, value: unknown): MlflowError =>
       `Hint: Value was of type '${pythonTypeName(value)}'. ${API_DOCS_HINT}`,
   );
 
+export const experimentNotFound = (experimentId: string): MlflowError =>
+  new MlflowError('RESOURCE_DOES_NOT_EXIST', `No Experiment with id=${experimentId} exists`);
+
+export const experimentNameNotFound = (name: string): MlflowError =>
+  new MlflowError('RESOURCE_DOES_NOT_EXIST', `Could not find experiment with name '${name}'`);
+
 export const runNotFound = (runId: string): MlflowError =>
   new MlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
 

@@ -17,7 +17,9 @@ import {
   type ExperimentOrderKey,
   type ExperimentViewType,
 } from '../../store/experiments';
-import { MlflowError } from './errors';
+import { grantCreator } from '../auth/access-control';
+import type { ExperimentViewer } from '../../store/permissions';
+import { MlflowError, experimentNotFound } from './errors';
 import type { MlflowRouteDeps } from './routes';
 import { Int64, KeyValueItem, OptString, ReqString, parse, validateKey, validateValue } from './wire';
 
@@ -280,9 +282,6 @@ export function decodePageToken(token: string, orderBy: ExperimentOrder[]): Expe
 
 // ---- handlers ------------------------------------------------------------------------------------
 
-const experimentNotFound = (experimentId: string): MlflowError =>
-  new MlflowError('RESOURCE_DOES_NOT_EXIST', `No Experiment with id=${experimentId} exists`);
-
 const nameTaken = (name: string): MlflowError => new MlflowError('RESOURCE_ALREADY_EXISTS', `Experiment(name=${name}) already exists.`);
 
 function validateExperimentName(name: string): void {
@@ -306,7 +305,7 @@ async function requireActiveExperiment(deps: MlflowRouteDeps, experimentId: stri
   return experiment;
 }
 
-async function search(deps: MlflowRouteDeps, data: unknown): Promise<{ experiments: Experiment[]; next_page_token?: string }> {
+async function search(deps: MlflowRouteDeps, data: unknown, viewer: ExperimentViewer | undefined): Promise<{ experiments: Experiment[]; next_page_token?: string }> {
   const request = parse(SearchExperimentsRequest, data);
   const maxResults = request.max_results ?? DEFAULT_EXPERIMENTS_PER_PAGE;
   if (maxResults < 1) throw invalid(`Invalid value for max_results. It must be a positive integer, but got ${maxResults}`);
@@ -322,6 +321,7 @@ async function search(deps: MlflowRouteDeps, data: unknown): Promise<{ experimen
     viewType: request.view_type ?? 'ACTIVE_ONLY',
     limit: maxResults,
     after,
+    viewer,
   });
   const page = rows.slice(0, maxResults);
   const last = page.at(-1);
@@ -344,7 +344,9 @@ export function registerExperimentRoutes(scope: FastifyInstance, deps: MlflowRou
     }
     const tags = (body.tags ?? []).map((tag, i) => toExperimentTag(tag, `tags[${i}].`));
     try {
-      return { experiment_id: await createExperiment(pool, { name: body.name, artifactLocation, tags }) };
+      const experimentId = await createExperiment(pool, { name: body.name, artifactLocation, tags });
+      await grantCreator(pool, request, experimentId);
+      return { experiment_id: experimentId };
     } catch (err) {
       if (err instanceof ExperimentNameTakenError) throw nameTaken(body.name);
       throw err;
@@ -352,8 +354,8 @@ export function registerExperimentRoutes(scope: FastifyInstance, deps: MlflowRou
   });
 
   // The Python client POSTs (the first method in the proto); the UI and raw REST also GET.
-  scope.post('/experiments/search', async (request) => search(deps, request.body));
-  scope.get('/experiments/search', async (request) => search(deps, request.query));
+  scope.post('/experiments/search', async (request) => search(deps, request.body, request.viewer));
+  scope.get('/experiments/search', async (request) => search(deps, request.query, request.viewer));
 
   scope.post('/experiments/update', async (request) => {
     const body = parse(UpdateExperimentBody, request.body);

@@ -4,7 +4,7 @@ import type { ArtifactRepository } from '../../storage/artifact-repository';
 import { getExperiment, getExperimentByName } from '../../store/experiments';
 import { withTransaction } from '../../store/pool';
 import { getRun, logMetrics, logParams, setTags, updateRunInfo } from '../../store/runs';
-import { MlflowError, runNotFound } from './errors';
+import { MlflowError, experimentNameNotFound, experimentNotFound, runNotFound } from './errors';
 import { registerRunRoutes } from './runs';
 import { registerExperimentRoutes } from './experiments';
 import { registerRunSearchRoutes } from './run-search';
@@ -65,16 +65,14 @@ function mlflowRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
   scope.get('/experiments/get', async (request) => {
     const { experiment_id } = parse(GetExperimentQuery, request.query);
     const experiment = await getExperiment(pool, experiment_id);
-    if (!experiment) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `No Experiment with id=${experiment_id} exists`);
+    if (!experiment) throw experimentNotFound(experiment_id);
     return { experiment };
   });
 
   scope.get('/experiments/get-by-name', async (request) => {
     const { experiment_name } = parse(GetExperimentByNameQuery, request.query);
     const experiment = await getExperimentByName(pool, experiment_name);
-    if (!experiment) {
-      throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `Could not find experiment with name '${experiment_name}'`);
-    }
+    if (!experiment) throw experimentNameNotFound(experiment_name);
     return { experiment };
   });
 

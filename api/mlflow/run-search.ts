@@ -11,6 +11,7 @@ import {
 import { MlflowError } from './errors';
 import type { MlflowRouteDeps } from './routes';
 import { Int64, OptString, encodeRun, parse } from './wire';
+import { type ExperimentViewer, readableAmong } from '../../store/permissions';
 
 const VIEW_TYPES: readonly RunViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
 
@@ -74,12 +75,15 @@ function checkMaxResults(maxResults: number): void {
 export function registerRunSearchRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
   const { pool } = deps;
 
-  const handle = async (request: z.output<typeof SearchRunsBody>) => {
+  const handle = async (request: z.output<typeof SearchRunsBody>, viewer: ExperimentViewer | undefined) => {
     const maxResults = request.max_results ?? SEARCH_MAX_RESULTS_DEFAULT;
     checkMaxResults(maxResults);
+    // Experiments the caller may not read are left out, as if they held no runs.
+    const requested = request.experiment_ids ?? [];
+    const experimentIds = viewer ? await readableAmong(pool, viewer, requested) : requested;
     try {
       const result = await searchRuns(pool, {
-        experimentIds: request.experiment_ids ?? [],
+        experimentIds,
         filter: parseRunFilter(request.filter),
         orderBy: parseOrderBy(request.order_by),
         runViewType: request.run_view_type ?? 'ACTIVE_ONLY',
@@ -97,6 +101,6 @@ export function registerRunSearchRoutes(scope: FastifyInstance, deps: MlflowRout
     }
   };
 
-  scope.post('/runs/search', async (request) => handle(parse(SearchRunsBody, request.body)));
-  scope.get('/runs/search', async (request) => handle(parse(SearchRunsQuery, normalizeQuery(request.query))));
+  scope.post('/runs/search', async (request) => handle(parse(SearchRunsBody, request.body), request.viewer));
+  scope.get('/runs/search', async (request) => handle(parse(SearchRunsQuery, normalizeQuery(request.query)), request.viewer));
 }

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { logDatasetInputs } from '../../store/datasets';
 import { getExperiment, getOrCreateExperiment } from '../../store/experiments';
-import { withTransaction } from '../../store/pool';
 import {
   LOGGED_MODELS_TAG,
   RUN_NAME_TAG,
@@ -23,8 +22,10 @@ import {
 } from '../../store/runs';
 import type { ArtifactRepository } from '../../storage/artifact-repository';
 import { isProxiedArtifactUri, resolveProxiedArtifactUri, safeRelativePath } from './artifacts-proxy';
-import { MlflowError, runNotFound } from './errors';
+import { MlflowError, experimentNotFound, runNotFound } from './errors';
 import type { MlflowRouteDeps } from './routes';
+import { type ExperimentViewer, readableAmong } from '../../store/permissions';
+import { type Queryable, withTransaction } from '../../store/pool';
 import {
   Int64,
   KeyValueItem,
@@ -235,6 +236,18 @@ async function listRunArtifacts(artifacts: ArtifactRepository, path: string | un
 
 // ---- routes -------------------------------------------------------------------------------------
 
+/** The runs among `runIds` whose experiment the viewer may read (a hidden run reads as one with no metrics). */
+async function readableRuns(db: Queryable, viewer: ExperimentViewer | undefined, runIds: string[]): Promise<string[]> {
+  if (!viewer || runIds.length === 0) return runIds;
+  const { rows } = await db.query('SELECT run_uuid, experiment_id FROM runs WHERE run_uuid = ANY($1::text[])', [runIds]);
+  const experimentOf = new Map(rows.map((raw) => {
+    const row = z.object({ run_uuid: z.string(), experiment_id: z.number().int() }).parse(raw);
+    return [row.run_uuid, String(row.experiment_id)] as const;
+  }));
+  const readable = new Set(await readableAmong(db, viewer, [...new Set(experimentOf.values())]));
+  return runIds.filter((id) => readable.has(experimentOf.get(id) ?? ''));
+}
+
 export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
   const { pool } = deps;
 
@@ -243,7 +256,7 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
     const experimentId = body.experiment_id || '0';
     const tags = (body.tags ?? []).map((t, i) => toTag(t, `tags[${i}].`));
     let experiment = await getExperiment(pool, experimentId);
-    if (!experiment) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `No Experiment with id=${experimentId} exists`);
+    if (!experiment) throw experimentNotFound(experimentId);
     if (experiment.lifecycle_stage !== 'active') {
       throw new MlflowError(
         'INVALID_PARAMETER_VALUE',
@@ -383,7 +396,7 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
         `end_step must be greater than start_step. Found start_step=${body.start_step} and end_step=${body.end_step}.`,
       );
     }
-    const runIds = [...new Set(body.run_ids)];
+    const runIds = await readableRuns(pool, request.viewer, [...new Set(body.run_ids)]);
     const { steps: allSteps, runMinMax } = await getMetricSteps(pool, runIds, body.metric_key);
     // Without a range: from step 0 to the last step logged by any run.
     const start = body.start_step ?? 0;

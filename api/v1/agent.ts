@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { agentBundleCode } from '../../clouds/local/agent-bundle';
+import { PUBLIC } from '../auth/access-rule';
 import { v1Route } from './route';
 
 /**
@@ -14,6 +15,7 @@ export function registerAgentRoute(app: FastifyInstance): void {
       method: 'GET',
       path: '/api/v1/agent.js',
       summary: 'The stage agent, one CommonJS script for node 20: what a stage VM runs',
+      access: PUBLIC,
       response: z.string().describe('application/javascript'),
     },
     async ({ reply }) => reply.type('application/javascript').send(Buffer.from(await agentBundleCode())),

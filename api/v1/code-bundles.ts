@@ -15,6 +15,7 @@ import {
 import type { ObjectStore } from '../../storage/object-store';
 import { type CodeBundleRecord, getCodeBundle, recordCodeBundle } from '../../store/code-bundles';
 import { MlflowError } from '../mlflow/errors';
+import { SIGNED_IN } from '../auth/access-rule';
 import { v1Route } from './route';
 
 export interface CodeBundleRoutesDeps {
@@ -66,6 +67,7 @@ export const codeBundleRoutes: FastifyPluginCallback<CodeBundleRoutesDeps> = (ap
     app,
     {
       method: 'POST',
+      access: SIGNED_IN,
       path: '/api/v1/code-bundles',
       summary: 'Upload a code folder as a gzip tar archive (Content-Type: application/gzip); 200 instead of 201 when that content was uploaded before',
       query: CodeBundleUploadQuery,
@@ -117,6 +119,7 @@ export const codeBundleRoutes: FastifyPluginCallback<CodeBundleRoutesDeps> = (ap
     app,
     {
       method: 'GET',
+      access: SIGNED_IN,
       path: '/api/v1/code-bundles/:digest',
       summary: 'An uploaded code bundle: size, file count, where it is stored, and the git facts of its first upload',
       params: DigestParams,

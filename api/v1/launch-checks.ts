@@ -57,3 +57,12 @@ function parseOr400<T>(parse: () => T): T {
     throw err;
   }
 }
+
+/** The experiment a checked launch input writes into: its spec's, or its registered pipeline's. */
+export async function launchExperimentName(deps: LaunchCheckDeps, input: LaunchInput): Promise<string> {
+  if (input.spec) return input.spec.experiment;
+  const [name, version] = (input.pipeline ?? '').split('@') as [string, string];
+  const registered = await getPipelineVersion(deps.pool, name, Number(version));
+  if (!registered) throw invalid(`pipeline: unknown pipeline version '${input.pipeline ?? ''}'`);
+  return parsePipelineSpec(registered.spec).experiment;
+}

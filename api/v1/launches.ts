@@ -10,7 +10,11 @@ import { launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
 import { startLaunch } from '../../workers/launcher';
 import { MlflowError } from '../mlflow/errors';
-import { checkLaunchInput, type LaunchCheckDeps } from './launch-checks';
+import { SIGNED_IN } from '../auth/access-rule';
+import { claimExperiment } from '../auth/experiment-claim';
+import { experimentOfLaunch } from '../auth/locators';
+import { checkLaunchInput, type LaunchCheckDeps, launchExperimentName } from './launch-checks';
+import { pageTokenCodec } from './page-token';
 import { v1Route } from './route';
 import { digestOf } from '../../storage/digest';
 
@@ -29,25 +33,13 @@ const FIRST_PROGRESS_WAIT_MS = 5_000;
 const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,200}$/;
 
-// The page token is opaque to clients: base64url of the JSON of the last launch of the page.
-const PageCursor = z.object({ t: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), id: z.string().regex(LAUNCH_ID_PATTERN) }).strict();
-
-const encodePageToken = (cursor: LaunchCursor): string =>
-  Buffer.from(JSON.stringify({ t: cursor.createdAt, id: cursor.launchId })).toString('base64url');
-
-function decodePageToken(token: string): LaunchCursor | undefined {
-  if (!/^[A-Za-z0-9_-]{1,1000}$/.test(token)) return undefined;
-  try {
-    const parsed = PageCursor.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
-    return parsed.success ? { createdAt: parsed.data.t, launchId: parsed.data.id } : undefined;
-  } catch {
-    return undefined;
-  }
-}
+// The page token: the last launch of the page.
+const pageTokens = pageTokenCodec(z.object({ t: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), id: z.string().regex(LAUNCH_ID_PATTERN) }).strict());
+const encodePageToken = (cursor: LaunchCursor): string => pageTokens.encode({ t: cursor.createdAt, id: cursor.launchId });
 
 const PageToken = z.string().transform((token, ctx): LaunchCursor => {
-  const cursor = decodePageToken(token);
-  if (cursor) return cursor;
+  const position = pageTokens.decode(token);
+  if (position) return { createdAt: position.t, launchId: position.id };
   ctx.addIssue({ code: 'custom', message: 'invalid page token (pass back the next_page_token of the previous page)' });
   return z.NEVER;
 });
@@ -90,6 +82,7 @@ type LaunchList = z.infer<typeof LaunchList>;
 
 export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDeps): void {
   const { temporal, pool } = deps;
+  const launchLocator = experimentOfLaunch(pool, launchNotFound);
 
   /**
    * The launch's progress: live from the workflow while it runs, else from the database. With
@@ -157,10 +150,12 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       },
       status: 201,
       response: LaunchProgress,
+      access: { kind: 'experiment-by-body', need: 'EDIT' },
     },
     async ({ body, request, reply }) => {
       const key = idempotencyKeyOf(request);
       const parsed = await checkLaunchInput(deps, body);
+      await claimExperiment(deps, request, await launchExperimentName(deps, parsed));
       const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
 
       if (key === undefined) {
@@ -196,9 +191,11 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       summary: 'List launches, newest first, a page at a time',
       query: ListLaunchesQuery,
       response: LaunchList,
+      access: SIGNED_IN,
     },
-    async ({ query }): Promise<LaunchList> => {
+    async ({ query, request }): Promise<LaunchList> => {
       const page = await listLaunches(pool, {
+        viewer: request.viewer,
         ...(query.experiment !== undefined && { experiment: query.experiment }),
         ...(query.status !== undefined && { status: query.status }),
         limit: query.limit ?? DEFAULT_PAGE_SIZE,
@@ -228,6 +225,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       params: LaunchIdParams,
       response: LaunchProgress,
       errors: [404],
+      access: { kind: 'experiment', need: 'READ', locate: launchLocator },
     },
     async ({ params }) => progressOf(params.id),
   );
@@ -241,6 +239,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       params: LaunchIdParams,
       response: StageAttemptList,
       errors: [404],
+      access: { kind: 'experiment', need: 'READ', locate: launchLocator },
     },
     async ({ params }): Promise<StageAttemptList> => {
       if (!(await getLaunch(pool, params.id))) throw launchNotFound(params.id);
@@ -278,6 +277,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       params: LaunchIdParams,
       response: LaunchProgress,
       errors: [404],
+      access: { kind: 'experiment', need: 'EDIT', locate: launchLocator },
     },
     async ({ params: { id } }) => {
       const handle = temporal.workflow.getHandle(launchWorkflowId(id));

@@ -5,6 +5,7 @@ import { OfferList, OffersQuery, rankOffers } from '../../domain/placement';
 import type { Cloud } from '../../domain/pipeline-spec';
 import { getExperimentByName } from '../../store/experiments';
 import { medianStageHours } from '../../store/stage-durations';
+import { SIGNED_IN } from '../auth/access-rule';
 import { v1Route } from './route';
 
 export interface OfferRoutesDeps {
@@ -24,6 +25,7 @@ export function registerOfferRoutes(app: FastifyInstance, deps: OfferRoutesDeps)
     app,
     {
       method: 'GET',
+      access: SIGNED_IN,
       path: '/api/v1/offers',
       summary:
         "The offers that fit a stage's resources, cheapest expected cost first, each with its cost terms (price, hours, interruption penalty, egress), and the catalog's freshness per source",

@@ -16,6 +16,11 @@ import { getCodeBundle } from '../../store/code-bundles';
 import { getPipelineVersion, listPipelineVersions, type PipelineVersion, registerPipelineVersion } from '../../store/pipelines';
 import { MlflowError } from '../mlflow/errors';
 import { codeBundleRoutes } from './code-bundles';
+import { SIGNED_IN } from '../auth/access-rule';
+import { claimExperiment } from '../auth/experiment-claim';
+import { experimentNamedBy } from '../auth/locators';
+import { getExperimentByName } from '../../store/experiments';
+import { type ExperimentViewer, readableAmong } from '../../store/permissions';
 import { v1Route } from './route';
 import { digestOf } from '../../storage/digest';
 
@@ -32,6 +37,15 @@ const VersionParams = z
     version: z.string().regex(/^[1-9][0-9]{0,8}$/, 'expected a version number (1, 2, …)').transform(Number),
   })
   .strict();
+
+const versionNotFound = (name: string, version: string): MlflowError =>
+  new MlflowError('RESOURCE_DOES_NOT_EXIST', `Pipeline version '${name}@${version}' not found`);
+
+/** The experiment a stored spec writes into (stored specs were validated when registered). */
+const experimentOfSpec = (spec: unknown): string | undefined => {
+  const experiment = (spec as { experiment?: unknown } | null)?.experiment;
+  return typeof experiment === 'string' ? experiment : undefined;
+};
 
 const summary = (v: PipelineVersion): PipelineVersionSummary => ({
   name: v.name,
@@ -53,6 +67,19 @@ export function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRoute
   void app.register(codeBundleRoutes, deps);
   const { pool } = deps;
 
+  /** The versions whose experiment the viewer may read. */
+  async function visibleTo(viewer: ExperimentViewer | undefined, versions: PipelineVersion[]): Promise<PipelineVersion[]> {
+    if (!viewer) return versions;
+    const names = [...new Set(versions.map((v) => experimentOfSpec(v.spec)).filter((n) => n !== undefined))];
+    const ids = new Map<string, string>();
+    for (const name of names) {
+      const experiment = await getExperimentByName(pool, name);
+      if (experiment) ids.set(name, experiment.experiment_id);
+    }
+    const readable = new Set(await readableAmong(pool, viewer, [...ids.values()]));
+    return versions.filter((v) => readable.has(ids.get(experimentOfSpec(v.spec) ?? '') ?? ''));
+  }
+
   v1Route<RegisterPipelineBody, undefined, undefined>(
     app,
     {
@@ -62,9 +89,12 @@ export function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRoute
       body: RegisterPipelineBody,
       status: 201,
       response: RegisteredPipeline,
+      access: { kind: 'experiment-by-body', need: 'EDIT' },
     },
-    async ({ body, reply }) => {
+    async ({ body, reply, request }) => {
       const name = body.name ?? body.spec.experiment;
+      // A pipeline belongs to its spec's experiment: registering one is writing into it.
+      await claimExperiment(deps, request, body.spec.experiment);
       const codeBundle = body.code?.bundle;
       if (codeBundle !== undefined && !(await getCodeBundle(pool, codeBundle))) {
         throw new MlflowError('INVALID_PARAMETER_VALUE', `code.bundle: unknown code bundle '${codeBundle}'; upload it first (POST /api/v1/code-bundles)`);
@@ -89,9 +119,10 @@ export function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRoute
       summary: 'The latest version of every registered pipeline, or every version of one (`?name=`), newest first',
       query: ListQuery,
       response: PipelineList,
+      access: SIGNED_IN,
     },
-    async ({ query }) => {
-      const versions = await listPipelineVersions(pool, query.name);
+    async ({ query, request }) => {
+      const versions = await visibleTo(request.viewer, await listPipelineVersions(pool, query.name));
       if (query.name !== undefined) return { pipelines: versions.map(summary) };
       // Newest first within each name: the first row of a name is its latest version.
       const latest = versions.filter((v, i) => versions[i - 1]?.name !== v.name);
@@ -108,10 +139,26 @@ export function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRoute
       params: VersionParams,
       response: PipelineVersionInfo,
       errors: [404],
+      access: {
+        kind: 'experiment',
+        need: 'READ',
+        locate: experimentNamedBy(
+          pool,
+          async (request) => {
+            const { name, version } = request.params as { name: string; version: string };
+            const found = await getPipelineVersion(pool, name, Number(version)).catch(() => undefined);
+            return found && experimentOfSpec(found.spec);
+          },
+          (request) => {
+            const { name, version } = request.params as { name: string; version: string };
+            return versionNotFound(name, version);
+          },
+        ),
+      },
     },
     async ({ params }) => {
       const version = await getPipelineVersion(pool, params.name, params.version);
-      if (!version) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `Pipeline version '${params.name}@${params.version}' not found`);
+      if (!version) throw versionNotFound(params.name, String(params.version));
       return { ...summary(version), spec: version.spec };
     },
   );

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { formatSpecIssues, specErrorMap } from '../../domain/pipeline-spec';
+import type { AccessRule } from '../auth/access-rule';
 import { MlflowError } from '../mlflow/errors';
 
 /**
@@ -12,6 +13,8 @@ export interface V1RouteDef<Body, Query, Params> {
   /** Fastify path syntax, e.g. `/api/v1/schedules/:name`. */
   path: string;
   summary: string;
+  /** Who may call it (api/auth/access-rule.ts); the OpenAPI document states it. */
+  access: AccessRule;
   body?: z.ZodType<Body>;
   query?: z.ZodType<Query>;
   params?: z.ZodType<Params>;
@@ -54,6 +57,7 @@ export function v1Route<Body = undefined, Query = undefined, Params = undefined>
   app.route({
     method: def.method,
     url: def.path,
+    config: { access: def.access },
     handler: async (request, reply) => {
       const body = (def.body ? parseRequestPart(def.body, request.body ?? {}, 'body') : undefined) as Body;
       const query = (def.query ? parseRequestPart(def.query, request.query ?? {}, 'query') : undefined) as Query;

@@ -12,7 +12,12 @@ import {
   ScheduleView,
 } from '../../domain/schedule';
 import { ScheduleAlreadyExists, ScheduleNotFound, ScheduleRequestInvalid, ScheduleService } from '../../workers/schedules';
-import { checkLaunchInput, type LaunchCheckDeps } from './launch-checks';
+import { type AccessRule, SIGNED_IN } from '../auth/access-rule';
+import { claimExperiment } from '../auth/experiment-claim';
+import { experimentNamedBy } from '../auth/locators';
+import { readableAmong } from '../../store/permissions';
+import { getExperimentByName } from '../../store/experiments';
+import { checkLaunchInput, type LaunchCheckDeps, launchExperimentName } from './launch-checks';
 import { MlflowError } from '../mlflow/errors';
 import { v1Route } from './route';
 
@@ -34,6 +39,27 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       throw toApiError(err);
     }
   };
+  // A schedule belongs to the experiment its launches write into.
+  const experimentNameOf = (view: ScheduleView): Promise<string | undefined> => launchExperimentName(deps, view.launch).catch(() => undefined);
+  const nameParam = (params: unknown): string => {
+    const name = (params as { name?: unknown } | undefined)?.name;
+    return typeof name === 'string' ? name : '';
+  };
+  const onSchedule = (need: 'READ' | 'EDIT' | 'MANAGE'): AccessRule => ({
+    kind: 'experiment',
+    need,
+    locate: experimentNamedBy(
+      deps.pool,
+      async (request) => {
+        const view = await service.describe(nameParam(request.params)).catch((err: unknown) => {
+          if (err instanceof ScheduleNotFound) return undefined;
+          throw err;
+        });
+        return view && experimentNameOf(view);
+      },
+      (request) => toApiError(new ScheduleNotFound(nameParam(request.params))) as MlflowError,
+    ),
+  });
 
   v1Route(
     app,
@@ -45,20 +71,36 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       status: 201,
       response: ScheduleView,
       errors: [400],
+      access: { kind: 'experiment-by-body', need: 'EDIT' },
     },
-    async ({ body }) => {
-      await checkLaunchInput(deps, scheduledLaunchInput(body));
+    async ({ body, request }) => {
+      const launch = await checkLaunchInput(deps, scheduledLaunchInput(body));
+      await claimExperiment(deps, request, await launchExperimentName(deps, launch));
       return run(() => service.create(body));
     },
   );
 
-  v1Route(app, { method: 'GET', path: '/api/v1/schedules', summary: "List mlfleet's schedules", response: ScheduleList }, async () => ({
-    schedules: await run(() => service.list()),
-  }));
+  v1Route(
+    app,
+    { method: 'GET', path: '/api/v1/schedules', summary: "List mlfleet's schedules (those of experiments the caller may read)", response: ScheduleList, access: SIGNED_IN },
+    async ({ request }) => {
+      const schedules = await run(() => service.list());
+      const viewer = request.viewer;
+      if (!viewer) return { schedules };
+      const ids = await Promise.all(
+        schedules.map(async (view) => {
+          const name = await experimentNameOf(view);
+          return name === undefined ? undefined : (await getExperimentByName(deps.pool, name))?.experiment_id;
+        }),
+      );
+      const readable = new Set(await readableAmong(deps.pool, viewer, ids.filter((id) => id !== undefined)));
+      return { schedules: schedules.filter((_view, i) => readable.has(ids[i] ?? '')) };
+    },
+  );
 
   v1Route(
     app,
-    { method: 'GET', path: '/api/v1/schedules/:name', summary: 'Describe a schedule', params: ScheduleNameParams, response: ScheduleView, errors: [404] },
+    { method: 'GET', path: '/api/v1/schedules/:name', summary: 'Describe a schedule', params: ScheduleNameParams, response: ScheduleView, errors: [404], access: onSchedule('READ') },
     async ({ params }) => run(() => service.describe(params.name)),
   );
 
@@ -72,9 +114,11 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       body: ScheduleUpdate,
       response: ScheduleView,
       errors: [404],
+      access: onSchedule('EDIT'),
     },
-    async ({ params, body }) => {
-      await checkLaunchInput(deps, scheduledLaunchInput(body));
+    async ({ params, body, request }) => {
+      const launch = await checkLaunchInput(deps, scheduledLaunchInput(body));
+      await claimExperiment(deps, request, await launchExperimentName(deps, launch));
       return run(() => service.update(params.name, body));
     },
   );
@@ -88,6 +132,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       params: ScheduleNameParams,
       response: z.object({}),
       errors: [404],
+      access: onSchedule('MANAGE'),
     },
     async ({ params }) => {
       await run(() => service.delete(params.name));
@@ -105,13 +150,14 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       body: PauseInput,
       response: ScheduleView,
       errors: [404],
+      access: onSchedule('EDIT'),
     },
     async ({ params, body }) => run(() => service.pause(params.name, body.note)),
   );
 
   v1Route(
     app,
-    { method: 'POST', path: '/api/v1/schedules/:name/unpause', summary: 'Unpause a schedule', params: ScheduleNameParams, body: NoBody, response: ScheduleView, errors: [404] },
+    { method: 'POST', path: '/api/v1/schedules/:name/unpause', summary: 'Unpause a schedule', params: ScheduleNameParams, body: NoBody, response: ScheduleView, errors: [404], access: onSchedule('EDIT') },
     async ({ params }) => run(() => service.unpause(params.name)),
   );
 
@@ -125,6 +171,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       body: NoBody,
       response: ScheduleView,
       errors: [404],
+      access: onSchedule('EDIT'),
     },
     async ({ params }) => run(() => service.trigger(params.name)),
   );
@@ -139,6 +186,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       body: BackfillInput,
       response: BackfillAnswer,
       errors: [404],
+      access: onSchedule('EDIT'),
     },
     async ({ params, body }) => run(() => service.backfill(params.name, body)),
   );

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { CloudDeps } from '../../activities/vm-compute';
 import { buildApp } from '../../api/app';
+import type { AuthConfig } from '../../domain/auth';
 import { fileUriOf } from '../../storage/file-store';
 import type { Storage } from '../../storage/storage';
 import { createPool } from '../../store/pool';
@@ -18,15 +19,15 @@ export interface WorkflowTestContext {
   /** Per-file scratch folder: artifacts and stage work folders live under it. */
   dataDir: string;
   artifactRoot: string;
-  /** A worker on a task queue of its own, so test files never steal each other's tasks. */
-  createWorker(taskQueue: string, opts?: { clouds?: CloudDeps }): Promise<Worker>;
+  /** A worker on a task queue of its own, so test files never steal each other's tasks; `artifactRoot` replaces the file:// one (e.g. s3:// on moto). */
+  createWorker(taskQueue: string, opts?: { clouds?: CloudDeps; artifactRoot?: string }): Promise<Worker>;
   /** Creates such a worker and runs it until close(). */
-  runWorker(taskQueue: string, opts?: { clouds?: CloudDeps }): Promise<void>;
+  runWorker(taskQueue: string, opts?: { clouds?: CloudDeps; artifactRoot?: string }): Promise<void>;
   /**
    * Serves the API (launches start on `taskQueue`) on a free local port until close(); its base URL.
    * `artifactRoot` and `storage` replace the file:// root under dataDir (e.g. an s3:// root on moto).
    */
-  startApi(taskQueue: string, opts?: { artifactRoot?: string; storage?: Storage }): Promise<string>;
+  startApi(taskQueue: string, opts?: { artifactRoot?: string; storage?: Storage; auth?: AuthConfig }): Promise<string>;
   /** Stops the workers runWorker started, then closes the connections. */
   close(): Promise<void>;
 }
@@ -67,7 +68,7 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
         connection: nativeConnection,
         pool,
         // Test stages do not log to MLflow; nothing listens at publicUrl.
-        config: { namespace: 'default', taskQueue, artifactRoot, publicUrl: 'http://127.0.0.1:9', dataDir },
+        config: { namespace: 'default', taskQueue, artifactRoot: opts.artifactRoot ?? artifactRoot, publicUrl: 'http://127.0.0.1:9', dataDir },
         workflowBundle: await workflowBundle(),
       });
     },
@@ -76,7 +77,14 @@ export async function createWorkflowTestContext(): Promise<WorkflowTestContext> 
       running.push({ worker, run: worker.run() });
     },
     async startApi(taskQueue, opts = {}) {
-      const app = buildApp({ pool, temporal: client, taskQueue, artifactRoot: opts.artifactRoot ?? artifactRoot, ...(opts.storage ? { storage: opts.storage } : {}) });
+      const app = buildApp({
+        pool,
+        temporal: client,
+        taskQueue,
+        artifactRoot: opts.artifactRoot ?? artifactRoot,
+        ...(opts.storage ? { storage: opts.storage } : {}),
+        ...(opts.auth ? { auth: opts.auth } : {}),
+      });
       apps.push(app);
       return app.listen({ host: '127.0.0.1', port: 0 });
     },

@@ -1,3 +1,4 @@
+import { PUBLIC, SIGNED_IN } from '../../api/auth/access-rule';
 import { validate } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -100,7 +101,7 @@ test('the launch routes: body, parameters, header, success and error responses',
   expect(body).toEqual(launchInput);
   expect(Object.keys(body?.properties ?? {})).toEqual(['spec', 'pipeline', 'params', 'code', 'trigger', 'no_cache', 'refresh', 'from', 'reuse']);
   expect(post?.parameters).toEqual([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false })]);
-  expect(Object.keys(post?.responses ?? {})).toEqual(['201', '400', 'default']);
+  expect(Object.keys(post?.responses ?? {})).toEqual(['201', '400', '401', '403', 'default']);
   expect(post?.responses['400']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' });
   expect(document.components.schemas.Error).toMatchObject({ type: 'object', required: ['error_code', 'message'] });
 
@@ -120,7 +121,7 @@ test('the launch routes: body, parameters, header, success and error responses',
 
   const get = document.paths['/api/v1/launches/{id}']?.get;
   expect(get?.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } }]);
-  expect(Object.keys(get?.responses ?? {})).toEqual(['200', '400', '404', 'default']);
+  expect(Object.keys(get?.responses ?? {})).toEqual(['200', '400', '401', '403', '404', 'default']);
 });
 
 test('any route definition gives a valid document: recursive, shared, refined and unrepresentable schemas', async () => {
@@ -139,6 +140,7 @@ test('any route definition gives a valid document: recursive, shared, refined an
       body: Tree,
       response: z.object({ tree: Tree, when: z.date(), custom: z.custom<number>(() => true), big: z.bigint() }),
       errors: [404, 409],
+      access: SIGNED_IN,
     },
     {
       method: 'POST',
@@ -150,13 +152,15 @@ test('any route definition gives a valid document: recursive, shared, refined an
         .refine((v) => v.n > 0, 'n must be positive'),
       status: 202,
       response: z.object({ shared: Shared, list: z.array(Shared) }),
+      access: SIGNED_IN,
     },
-    { method: 'DELETE', path: '/api/v1/things/:id', summary: 'no content', status: 204, response: z.undefined() },
+    { method: 'DELETE', path: '/api/v1/things/:id', summary: 'no content', status: 204, response: z.undefined(), access: PUBLIC },
     {
       method: 'GET',
       path: '/api/v1/other',
       summary: 'a shared name with another schema',
       response: z.object({ s: z.object({ x: z.string() }).meta({ id: 'Shared' }) }),
+      access: SIGNED_IN,
     },
   ];
   const doc = buildOpenApiDocument(routes);
@@ -179,9 +183,9 @@ test('any route definition gives a valid document: recursive, shared, refined an
     ['name', { type: 'string' }],
   ]);
   expect(tree.requestBody?.content['application/json']?.schema).toEqual({ $ref: '#/components/schemas/putTreesByOwnerByNameBody' });
-  expect(Object.keys(tree.responses)).toEqual(['200', '400', '404', '409', 'default']);
+  expect(Object.keys(tree.responses)).toEqual(['200', '400', '401', '404', '409', 'default']);
   const things = doc.paths['/api/v1/things']?.post as Operation;
   expect(things.parameters).toEqual([expect.objectContaining({ name: 'query', in: 'query', style: 'form', explode: true })]);
-  expect(Object.keys(things.responses)).toEqual(['202', '400', 'default']);
+  expect(Object.keys(things.responses)).toEqual(['202', '400', '401', 'default']);
   expect(doc.paths['/api/v1/things/{id}']?.delete).toMatchObject({ responses: { 204: { description: 'No Content' } } });
 });

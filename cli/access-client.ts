@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import {
+  CreatedToken,
+  ExperimentGrantView,
+  GrantList,
+  type Permission,
+  TeamList,
+  TeamView,
+  TokenList,
+  TokenView,
+} from '../domain/auth';
+import { requestApi } from './http';
+
+const USERS = '/api/2.0/mlflow/users';
+
+/** A user as MLflow's basic-auth API answers it (api/auth/mlflow-auth-routes.ts). */
+export const MlflowUser = z.object({
+  id: z.number(),
+  username: z.string(),
+  is_admin: z.boolean(),
+  experiment_permissions: z.array(z.object({ experiment_id: z.string(), permission: z.string() })).default([]),
+});
+export type MlflowUser = z.infer<typeof MlflowUser>;
+
+export type Grantee = { username: string } | { team: string };
+
+/**
+ * The CLI's view of access control: users through MLflow's basic-auth endpoints (the same ones
+ * `mlflow.server.get_app_client("basic-auth")` calls), teams, tokens and grants through /api/v1.
+ */
+export class AccessApi {
+  constructor(readonly baseUrl: string) {}
+
+  createUser(username: string, password: string): Promise<MlflowUser> {
+    return this.request('POST', `${USERS}/create`, { username, password }).then((b) => z.object({ user: MlflowUser }).parse(b).user);
+  }
+
+  currentUser(): Promise<MlflowUser> {
+    return this.request('GET', `${USERS}/current`).then((b) => z.object({ user: MlflowUser }).parse(b).user);
+  }
+
+  listUsers(): Promise<MlflowUser[]> {
+    return this.request('GET', `${USERS}/list`).then((b) => z.object({ users: z.array(MlflowUser) }).parse(b).users);
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    await this.request('DELETE', `${USERS}/delete`, { username });
+  }
+
+  async setPassword(username: string, password: string, currentPassword?: string): Promise<void> {
+    await this.request('PATCH', `${USERS}/update-password`, { username, password, ...(currentPassword !== undefined && { current_password: currentPassword }) });
+  }
+
+  async setAdmin(username: string, isAdmin: boolean): Promise<void> {
+    await this.request('PATCH', `${USERS}/update-admin`, { username, is_admin: isAdmin });
+  }
+
+  createTeam(name: string): Promise<TeamView> {
+    return this.request('POST', '/api/v1/teams', { name }).then((b) => TeamView.parse(b));
+  }
+
+  listTeams(): Promise<TeamView[]> {
+    return this.request('GET', '/api/v1/teams').then((b) => TeamList.parse(b).teams);
+  }
+
+  async deleteTeam(name: string): Promise<void> {
+    await this.request('DELETE', this.teamPath(name));
+  }
+
+  addMember(team: string, username: string): Promise<TeamView> {
+    return this.request('POST', `${this.teamPath(team)}/members`, { username }).then((b) => TeamView.parse(b));
+  }
+
+  removeMember(team: string, username: string): Promise<TeamView> {
+    return this.request('DELETE', `${this.teamPath(team)}/members/${encodeURIComponent(username)}`).then((b) => TeamView.parse(b));
+  }
+
+  createToken(body: { name: string; expires_in_days?: number; username?: string }): Promise<CreatedToken> {
+    return this.request('POST', '/api/v1/tokens', body).then((b) => CreatedToken.parse(b));
+  }
+
+  listTokens(username?: string): Promise<TokenView[]> {
+    const query = username === undefined ? '' : `?username=${encodeURIComponent(username)}`;
+    return this.request('GET', `/api/v1/tokens${query}`).then((b) => TokenList.parse(b).tokens);
+  }
+
+  revokeToken(tokenId: string): Promise<TokenView> {
+    return this.request('POST', `/api/v1/tokens/${encodeURIComponent(tokenId)}/revoke`, {}).then((b) => TokenView.parse(b));
+  }
+
+  setGrant(experimentId: string, grantee: Grantee, permission: Permission): Promise<ExperimentGrantView> {
+    return this.request('PUT', this.grantsPath(experimentId), { ...grantee, permission }).then((b) => ExperimentGrantView.parse(b));
+  }
+
+  async revokeGrant(experimentId: string, grantee: Grantee): Promise<void> {
+    await this.request('DELETE', this.grantsPath(experimentId), grantee);
+  }
+
+  listGrants(experimentId: string): Promise<ExperimentGrantView[]> {
+    return this.request('GET', this.grantsPath(experimentId)).then((b) => GrantList.parse(b).grants);
+  }
+
+  private teamPath(name: string): string {
+    return `/api/v1/teams/${encodeURIComponent(name)}`;
+  }
+
+  private grantsPath(experimentId: string): string {
+    return `/api/v1/experiments/${encodeURIComponent(experimentId)}/grants`;
+  }
+
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+    return requestApi(this.baseUrl, method, path, body === undefined ? undefined : { json: body });
+  }
+}
