@@ -3,6 +3,7 @@ import {
   CreatedToken,
   ExperimentGrantView,
   GrantList,
+  type Grantee,
   type Permission,
   TeamList,
   TeamView,
@@ -21,8 +22,6 @@ export const MlflowUser = z.object({
   experiment_permissions: z.array(z.object({ experiment_id: z.string(), permission: z.string() })).default([]),
 });
 export type MlflowUser = z.infer<typeof MlflowUser>;
-
-export type Grantee = { username: string } | { team: string };
 
 /**
  * The CLI's view of access control: users through MLflow's basic-auth endpoints (the same ones

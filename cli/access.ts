@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { type ExperimentGrantView, Permission, type TeamView, type TokenView } from '../domain/auth';
 import { AdminSetupError, createAdmin } from '../api/auth/first-admin';
 import { UserExistsError } from '../store/users';
-import { AccessApi, type Grantee, type MlflowUser } from './access-client';
+import type { Grantee } from '../domain/auth';
+import { AccessApi, type MlflowUser } from './access-client';
 import { withDatabase } from './database';
 import { closePasswordInput, readPassword } from './password-input';
 

@@ -41,8 +41,13 @@ export const TeamName = z
   });
 export type TeamName = z.infer<typeof TeamName>;
 
-/** Experiment ids are bigint in decimal; the MLflow client sends them as strings. */
-export const ExperimentId = z.string().regex(/^\d{1,18}$/, { error: (issue) => `invalid experiment id '${String(issue.input)}'` });
+// Ids are bigint in decimal (the MLflow client sends them as strings): anything else names nothing,
+// and must not reach a ::bigint cast.
+const DECIMAL_ID = /^\d{1,18}$/;
+const DecimalId = (what: string) => z.string().regex(DECIMAL_ID, { error: (issue) => `invalid ${what} '${String(issue.input)}'` });
+
+export const isExperimentId = (id: string): boolean => DECIMAL_ID.test(id);
+export const ExperimentId = DecimalId('experiment id');
 
 /** Who a grant is for: a user or a team, never both. */
 export const Grantee = z.union([
@@ -77,14 +82,6 @@ export type TokenView = z.infer<typeof TokenView>;
 
 export const CreatedToken = TokenView.extend({ token: z.string() });
 export type CreatedToken = z.infer<typeof CreatedToken>;
-
-export const UserView = z.object({
-  id: z.number().int(),
-  username: z.string(),
-  is_admin: z.boolean(),
-  teams: z.array(z.string()),
-});
-export type UserView = z.infer<typeof UserView>;
 
 export const TeamView = z.object({ name: z.string(), members: z.array(z.string()), created_at: z.number().int() });
 export type TeamView = z.infer<typeof TeamView>;
@@ -134,7 +131,6 @@ export const principalName = (principal: Principal): string | undefined => (prin
 // ---------------------------------------------------------------------------------------------
 // /api/v1 requests and answers (api/v1/access.ts)
 
-const DecimalId = (what: string) => z.string().regex(/^\d{1,18}$/, { error: (issue) => `invalid ${what} '${String(issue.input)}'` });
 
 export const TeamNameParams = z.strictObject({ name: TeamName });
 export type TeamNameParams = z.infer<typeof TeamNameParams>;

@@ -59,6 +59,10 @@ export async function insertToken(
   return toToken(rows[0]);
 }
 
+// last_used_at is rewritten at most once a minute: a client logging with a token would otherwise
+// write (and commit) a row on every request.
+const LAST_USE_RESOLUTION_MS = 60_000;
+
 /**
  * The live token whose secret hashes to `tokenHash` (not revoked, not expired at `now`), marking it
  * used; undefined otherwise.
@@ -66,11 +70,13 @@ export async function insertToken(
 export async function useToken(db: Queryable, tokenHash: Buffer, now: number): Promise<ApiToken | undefined> {
   const { rows } = await db.query(
     `WITH t AS (
+       SELECT token_id, user_id, name, created_at, expires_at, revoked_at, last_used_at FROM api_tokens
+       WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2),
+     touched AS (
        UPDATE api_tokens SET last_used_at = $2
-       WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
-       RETURNING token_id, user_id, name, created_at, expires_at, revoked_at, last_used_at)
+       WHERE token_id IN (SELECT token_id FROM t WHERE last_used_at IS NULL OR last_used_at < $2 - $3::bigint))
      SELECT t.*, u.username, u.is_admin FROM t JOIN users u USING (user_id)`,
-    [tokenHash, now],
+    [tokenHash, now, LAST_USE_RESOLUTION_MS],
   );
   return rows.length > 0 ? toToken(rows[0]) : undefined;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isExperimentId } from '../domain/auth';
 import { type ExperimentViewer, readableBy } from './permissions';
 import type { Queryable } from './pool';
 
@@ -33,9 +34,6 @@ const ExperimentRow = z.object({
 const TagRow = z.object({ key: z.string(), value: z.string() });
 const ExperimentWithTagsRow = ExperimentRow.extend({ tags: z.array(TagRow) });
 
-// Experiment ids are bigint; anything else cannot name one (and must not reach a ::bigint cast).
-const EXPERIMENT_ID = /^\d{1,18}$/;
-
 const SELECT_EXPERIMENT = `
   SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time
   FROM experiments`;
@@ -65,7 +63,7 @@ function toExperiment(
 
 /** The experiment with its tags in one round trip (every runs/create reads it). */
 export async function getExperiment(db: Queryable, experimentId: string): Promise<Experiment | undefined> {
-  if (!EXPERIMENT_ID.test(experimentId)) return undefined;
+  if (!isExperimentId(experimentId)) return undefined;
   const { rows } = await db.query(
     `SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time,
             COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key)
@@ -165,7 +163,7 @@ export async function createExperiment(
 
 /** Renames an experiment (the caller checked it exists and is active). */
 export async function renameExperiment(db: Queryable, experimentId: string, newName: string, now = Date.now()): Promise<void> {
-  if (!EXPERIMENT_ID.test(experimentId)) throw new ExperimentNotFoundError(experimentId);
+  if (!isExperimentId(experimentId)) throw new ExperimentNotFoundError(experimentId);
   try {
     const { rowCount } = await db.query('UPDATE experiments SET name = $2, last_update_time = $3 WHERE experiment_id = $1::bigint', [
       experimentId,
@@ -189,7 +187,7 @@ export async function setExperimentLifecycle(
   stage: 'active' | 'deleted',
   now = Date.now(),
 ): Promise<boolean> {
-  if (!EXPERIMENT_ID.test(experimentId)) return false;
+  if (!isExperimentId(experimentId)) return false;
   const from = stage === 'deleted' ? 'active' : 'deleted';
   const { rows } = await db.query(
     `WITH moved AS (
@@ -215,7 +213,7 @@ export async function setExperimentTag(db: Queryable, experimentId: string, key:
 
 /** Deletes one tag; false if the experiment had no such tag. */
 export async function deleteExperimentTag(db: Queryable, experimentId: string, key: string): Promise<boolean> {
-  if (!EXPERIMENT_ID.test(experimentId)) return false;
+  if (!isExperimentId(experimentId)) return false;
   const { rowCount } = await db.query('DELETE FROM experiment_tags WHERE experiment_id = $1::bigint AND key = $2', [experimentId, key]);
   return (rowCount ?? 0) > 0;
 }

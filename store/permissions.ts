@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Permission, permissionOfRank, permissionRank } from '../domain/auth';
+import { isExperimentId, type Permission, permissionOfRank, permissionRank } from '../domain/auth';
 import type { Queryable } from './pool';
 
 /**
@@ -44,7 +44,7 @@ export async function permissionOn(db: Queryable, viewer: ExperimentViewer, expe
 
 /** The ids among `experimentIds` the viewer may read, in the order given. */
 export async function readableAmong(db: Queryable, viewer: ExperimentViewer, experimentIds: readonly string[]): Promise<string[]> {
-  const numeric = experimentIds.filter((id) => /^\d{1,18}$/.test(id));
+  const numeric = experimentIds.filter(isExperimentId);
   if (numeric.length === 0) return [];
   const { rows } = await db.query(
     `SELECT e.experiment_id FROM experiments e
@@ -53,6 +53,17 @@ export async function readableAmong(db: Queryable, viewer: ExperimentViewer, exp
   );
   const readable = new Set(rows.map((row) => String(z.object({ experiment_id: z.number().int() }).parse(row).experiment_id)));
   return numeric.filter((id) => readable.has(id));
+}
+
+/** The names among `names` of experiments the viewer may read (for lists of things naming their experiment). */
+export async function readableNames(db: Queryable, viewer: ExperimentViewer, names: readonly string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const { rows } = await db.query(
+    `SELECT e.name FROM experiments e
+     WHERE e.name = ANY($1::text[]) AND ${rankExpression('e.experiment_id', '$2::bigint', '$3::smallint')} >= 1`,
+    [[...new Set(names)], viewer.userId, permissionRank(viewer.defaultPermission)],
+  );
+  return new Set(rows.map((row) => z.object({ name: z.string() }).parse(row).name));
 }
 
 export type GrantTarget = { userId: string } | { teamId: string };
@@ -98,9 +109,8 @@ export async function setGrant(db: Queryable, experimentId: string, target: Gran
     `WITH previous AS (SELECT permission FROM experiment_permissions WHERE experiment_id = $1 AND ${column} = $2),
      upserted AS (
        INSERT INTO experiment_permissions (experiment_id, ${column}, permission) VALUES ($1, $2, $3)
-       ON CONFLICT (${column}, experiment_id) WHERE ${column} IS NOT NULL DO UPDATE SET permission = EXCLUDED.permission
-       RETURNING 1)
-     SELECT (SELECT permission FROM previous) AS previous, (SELECT count(*) FROM upserted) AS n`,
+       ON CONFLICT (${column}, experiment_id) WHERE ${column} IS NOT NULL DO UPDATE SET permission = EXCLUDED.permission)
+     SELECT (SELECT permission FROM previous) AS previous`,
     [experimentId, id, permissionRank(permission)],
   );
   const previous = z.object({ previous: z.number().int().nullable() }).parse(rows[0]).previous;

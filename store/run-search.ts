@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isExperimentId } from '../domain/auth';
 import type { FilterClause, OrderByKey } from '../domain/run-filter';
 import type { Queryable } from './pool';
 import { getRunsByIds, type MlflowRun } from './runs';
@@ -265,7 +266,7 @@ export async function searchRunIds(db: Queryable, input: SearchRunsInput): Promi
   const maxResults = input.maxResults ?? SEARCH_MAX_RESULTS_DEFAULT;
   const viewType = input.runViewType ?? 'ACTIVE_ONLY';
   // Experiment ids are numeric strings; any other id names no experiment and matches nothing.
-  const experimentIds = input.experimentIds.filter((id) => /^\d{1,18}$/.test(id));
+  const experimentIds = input.experimentIds.filter(isExperimentId);
   const search = JSON.stringify([[...experimentIds].sort(), input.filter, input.orderBy, viewType]);
   const params = new Params();
   const { keys, joins } = compileOrder(input.orderBy, params);

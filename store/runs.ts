@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { z } from 'zod';
+import { isExperimentId } from '../domain/auth';
 import { RunStatus } from '../domain/launch';
 import { ExperimentNotFoundError } from './experiments';
 import type { Queryable } from './pool';
@@ -304,7 +305,7 @@ async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]>
  * untouched.
  */
 export async function createRun(db: Queryable, input: CreateRunInput): Promise<MlflowRun> {
-  if (!/^\d{1,18}$/.test(input.experimentId)) throw new ExperimentNotFoundError(input.experimentId);
+  if (!isExperimentId(input.experimentId)) throw new ExperimentNotFoundError(input.experimentId);
   const [tagKeys, tagValues] = entries({ ...input.tags, [RUN_NAME_TAG]: input.name, [USER_TAG]: input.userId });
   let created: { run: unknown; tags: KeyValue[] } | undefined;
   try {

@@ -38,8 +38,10 @@ const VERIFIED_CACHE_LIMIT = 10_000;
 
 export function createAuthenticator(deps: { pool: pg.Pool; throttle: LoginThrottle; now?: () => number }): Authenticator {
   const verified = new Map<string, string>();
-  // Unknown usernames still cost one scrypt, so timing does not tell which usernames exist.
-  const decoyHash = hashPassword('mlfleet decoy password');
+  // Unknown usernames still cost one scrypt, so timing does not tell which usernames exist (hashed
+  // on first need, not at start: most apps never see an unknown username).
+  let decoy: Promise<string> | undefined;
+  const decoyHash = (): Promise<string> => (decoy ??= hashPassword('mlfleet decoy password'));
   const now = () => deps.now?.() ?? Date.now();
 
   async function byToken(token: string): Promise<Principal> {
@@ -64,7 +66,7 @@ export function createAuthenticator(deps: { pool: pg.Pool; throttle: LoginThrott
     const key = createHash('sha256').update(`${username}\0${password}`).digest('base64');
     const ok = user
       ? verified.get(key) === user.passwordHash || (await verifyPassword(password, user.passwordHash))
-      : (await verifyPassword(password, await decoyHash)) && false;
+      : (await verifyPassword(password, await decoyHash())) && false;
     if (!user || !ok) {
       deps.throttle.recordFailure(username, clientIp);
       throw new AuthenticationFailure(unauthenticated('Wrong username or password.'), username);

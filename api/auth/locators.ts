@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { isExperimentId } from '../../domain/auth';
 import type { Queryable } from '../../store/pool';
+import { validateArtifactPath } from '../mlflow/artifacts-proxy';
 import { experimentNameNotFound, experimentNotFound, MlflowError, runNotFound } from '../mlflow/errors';
 import type { ExperimentLocator } from './access-rule';
 
@@ -21,8 +23,6 @@ const stringField = (request: FastifyRequest, part: Part, field: string): string
   return typeof value === 'string' ? value : '';
 };
 
-const EXPERIMENT_ID = /^\d{1,18}$/;
-
 const IdRow = z.object({ experiment_id: z.number().int() });
 
 async function experimentIdWhere(db: Queryable, sql: string, value: string): Promise<string | undefined> {
@@ -37,7 +37,7 @@ export function experimentById(part: Part, opts: { field?: string; fallback?: st
   return {
     experimentOf: (request) => {
       const id = idOf(request);
-      return Promise.resolve(EXPERIMENT_ID.test(id) ? id : undefined);
+      return Promise.resolve(isExperimentId(id) ? id : undefined);
     },
     notFound: (request) => experimentNotFound(idOf(request)),
   };
@@ -70,22 +70,28 @@ export function experimentOfRun(db: Queryable, part: Part): ExperimentLocator {
  * every experiment (the root listing, say) is for admins only, and looks empty to anyone else.
  */
 export function experimentOfArtifactPath(db: Queryable): ExperimentLocator {
-  const pathOf = (request: FastifyRequest): string => {
+  const rawOf = (request: FastifyRequest): string => {
     const wildcard = fieldOf(request, 'params', '*');
-    const raw = typeof wildcard === 'string' ? wildcard : stringField(request, 'query', 'path');
+    return typeof wildcard === 'string' ? wildcard : stringField(request, 'query', 'path');
+  };
+  // Decoded exactly as the handler decodes it, so both read the same experiment; undefined for a
+  // path the handler refuses as "Invalid path".
+  const pathOf = (request: FastifyRequest): string | undefined => {
     try {
-      return decodeURIComponent(raw.replace(/^\/+/, ''));
+      return validateArtifactPath(rawOf(request));
     } catch {
-      return raw; // malformed escapes: the handler rejects the path
+      return undefined;
     }
   };
   return {
     experimentOf: async (request) => {
-      const first = pathOf(request).split('/')[0] ?? '';
-      if (!EXPERIMENT_ID.test(first)) return OUTSIDE_EXPERIMENTS;
+      const path = pathOf(request);
+      if (path === undefined) return undefined;
+      const first = path.split('/').find((segment) => segment !== '' && segment !== '.') ?? '';
+      if (!isExperimentId(first)) return OUTSIDE_EXPERIMENTS;
       return (await experimentIdWhere(db, 'SELECT experiment_id FROM experiments WHERE experiment_id = $1', first)) ?? OUTSIDE_EXPERIMENTS;
     },
-    notFound: (request) => new MlflowError('RESOURCE_DOES_NOT_EXIST', `No such artifact: '${pathOf(request)}'`),
+    notFound: (request) => new MlflowError('RESOURCE_DOES_NOT_EXIST', `No such artifact: '${pathOf(request) ?? rawOf(request)}'`),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
-import { type AuthConfig, Password, Permission, permits, Username } from '../../domain/auth';
+import { type AuthConfig, Password, Permission, permits, Username, isExperimentId } from '../../domain/auth';
 import { deleteGrant, type ExperimentGrant, getGrant, listAllUserGrants, listUserGrants, permissionOn, setGrant } from '../../store/permissions';
 import { type Queryable, withTransaction } from '../../store/pool';
 import {
@@ -68,10 +68,8 @@ const ExperimentPermissionParams = ExperimentUserParams.extend({ permission: Req
 const ResourceParams = z.object({ username: ReqString, resource_type: ReqString, resource_id: IdField });
 const ResourcePermissionParams = ResourceParams.extend({ permission: ReqString });
 
-const EXPERIMENT_ID = /^\d{1,18}$/;
-
 /** The experiment id in canonical form (`007` is experiment 7); undefined when it can name none. */
-const canonicalExperimentId = (raw: string): string | undefined => (EXPERIMENT_ID.test(raw) ? BigInt(raw).toString() : undefined);
+const canonicalExperimentId = (raw: string): string | undefined => (isExperimentId(raw) ? BigInt(raw).toString() : undefined);
 
 /** The raw id in `field`, as the handler's schema reads it, so the rule and the handler agree. */
 function rawIdOf(request: FastifyRequest, field: string): string | undefined {

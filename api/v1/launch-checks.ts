@@ -20,9 +20,10 @@ const invalid = (message: string): MlflowError => new MlflowError('INVALID_PARAM
 /**
  * Everything the server can check about a launch input before anything starts (for launches and
  * for the launch a schedule stores): its schema and param overrides, the form of a code folder,
- * and that a named code bundle and pipeline version exist. Any problem is a 400.
+ * and that a named code bundle and pipeline version exist. Any problem is a 400. Also the
+ * experiment the launch writes into (its spec's, or its registered pipeline's).
  */
-export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Promise<LaunchInput> {
+export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Promise<{ input: LaunchInput; experiment: string }> {
   const { input, spec: inlineSpec } = parseOr400(() => parseLaunchInput(raw));
   let spec: PipelineSpec | undefined = inlineSpec;
   if (input.code && 'dir' in input.code && !input.code.dir.startsWith('/')) {
@@ -46,7 +47,8 @@ export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Pro
     const found = await findReusableOutputs(deps.pool, input.reuse, upstreamOf(spec, input.from), (uri) => deps.store.exists(uri));
     if (!found.ok) throw invalid(found.problem);
   }
-  return input;
+  if (!spec) throw invalid('body: give exactly one of spec or pipeline');
+  return { input, experiment: spec.experiment };
 }
 
 function parseOr400<T>(parse: () => T): T {

@@ -13,7 +13,7 @@ import { MlflowError } from '../mlflow/errors';
 import { SIGNED_IN } from '../auth/access-rule';
 import { claimExperiment } from '../auth/experiment-claim';
 import { experimentOfLaunch } from '../auth/locators';
-import { checkLaunchInput, type LaunchCheckDeps, launchExperimentName } from './launch-checks';
+import { checkLaunchInput, type LaunchCheckDeps } from './launch-checks';
 import { pageTokenCodec } from './page-token';
 import { v1Route } from './route';
 import { digestOf } from '../../storage/digest';
@@ -154,8 +154,8 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     },
     async ({ body, request, reply }) => {
       const key = idempotencyKeyOf(request);
-      const parsed = await checkLaunchInput(deps, body);
-      await claimExperiment(deps, request, await launchExperimentName(deps, parsed));
+      const { input: parsed, experiment } = await checkLaunchInput(deps, body);
+      await claimExperiment(deps, request, experiment);
       const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
 
       if (key === undefined) {

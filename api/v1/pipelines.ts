@@ -19,8 +19,7 @@ import { codeBundleRoutes } from './code-bundles';
 import { SIGNED_IN } from '../auth/access-rule';
 import { claimExperiment } from '../auth/experiment-claim';
 import { experimentNamedBy } from '../auth/locators';
-import { getExperimentByName } from '../../store/experiments';
-import { type ExperimentViewer, readableAmong } from '../../store/permissions';
+import { type ExperimentViewer, readableNames } from '../../store/permissions';
 import { v1Route } from './route';
 import { digestOf } from '../../storage/digest';
 
@@ -70,14 +69,8 @@ export function registerPipelineRoutes(app: FastifyInstance, deps: PipelineRoute
   /** The versions whose experiment the viewer may read. */
   async function visibleTo(viewer: ExperimentViewer | undefined, versions: PipelineVersion[]): Promise<PipelineVersion[]> {
     if (!viewer) return versions;
-    const names = [...new Set(versions.map((v) => experimentOfSpec(v.spec)).filter((n) => n !== undefined))];
-    const ids = new Map<string, string>();
-    for (const name of names) {
-      const experiment = await getExperimentByName(pool, name);
-      if (experiment) ids.set(name, experiment.experiment_id);
-    }
-    const readable = new Set(await readableAmong(pool, viewer, [...ids.values()]));
-    return versions.filter((v) => readable.has(ids.get(experimentOfSpec(v.spec) ?? '') ?? ''));
+    const readable = await readableNames(pool, viewer, versions.map((v) => experimentOfSpec(v.spec)).filter((n) => n !== undefined));
+    return versions.filter((v) => readable.has(experimentOfSpec(v.spec) ?? ''));
   }
 
   v1Route<RegisterPipelineBody, undefined, undefined>(

@@ -15,8 +15,7 @@ import { ScheduleAlreadyExists, ScheduleNotFound, ScheduleRequestInvalid, Schedu
 import { type AccessRule, SIGNED_IN } from '../auth/access-rule';
 import { claimExperiment } from '../auth/experiment-claim';
 import { experimentNamedBy } from '../auth/locators';
-import { readableAmong } from '../../store/permissions';
-import { getExperimentByName } from '../../store/experiments';
+import { readableNames } from '../../store/permissions';
 import { checkLaunchInput, type LaunchCheckDeps, launchExperimentName } from './launch-checks';
 import { MlflowError } from '../mlflow/errors';
 import { v1Route } from './route';
@@ -74,8 +73,8 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       access: { kind: 'experiment-by-body', need: 'EDIT' },
     },
     async ({ body, request }) => {
-      const launch = await checkLaunchInput(deps, scheduledLaunchInput(body));
-      await claimExperiment(deps, request, await launchExperimentName(deps, launch));
+      const { experiment } = await checkLaunchInput(deps, scheduledLaunchInput(body));
+      await claimExperiment(deps, request, experiment);
       return run(() => service.create(body));
     },
   );
@@ -87,14 +86,9 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       const schedules = await run(() => service.list());
       const viewer = request.viewer;
       if (!viewer) return { schedules };
-      const ids = await Promise.all(
-        schedules.map(async (view) => {
-          const name = await experimentNameOf(view);
-          return name === undefined ? undefined : (await getExperimentByName(deps.pool, name))?.experiment_id;
-        }),
-      );
-      const readable = new Set(await readableAmong(deps.pool, viewer, ids.filter((id) => id !== undefined)));
-      return { schedules: schedules.filter((_view, i) => readable.has(ids[i] ?? '')) };
+      const names = await Promise.all(schedules.map(experimentNameOf));
+      const readable = await readableNames(deps.pool, viewer, names.filter((name) => name !== undefined));
+      return { schedules: schedules.filter((_view, i) => readable.has(names[i] ?? '')) };
     },
   );
 
@@ -117,8 +111,8 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       access: onSchedule('EDIT'),
     },
     async ({ params, body, request }) => {
-      const launch = await checkLaunchInput(deps, scheduledLaunchInput(body));
-      await claimExperiment(deps, request, await launchExperimentName(deps, launch));
+      const { experiment } = await checkLaunchInput(deps, scheduledLaunchInput(body));
+      await claimExperiment(deps, request, experiment);
       return run(() => service.update(params.name, body));
     },
   );

@@ -16,3 +16,20 @@ describe('MLFLEET_ARTIFACT_ROOT', () => {
     }
   });
 });
+
+describe('MLFLEET_AUTH', () => {
+  const auth = (env: NodeJS.ProcessEnv) => loadConfig({}, env).auth;
+
+  test('off, with NO_PERMISSIONS as the default, unless the environment says otherwise', () => {
+    expect(auth({})).toEqual({ enabled: false, defaultPermission: 'NO_PERMISSIONS' });
+    expect(auth({ MLFLEET_AUTH: 'on', MLFLEET_AUTH_DEFAULT_PERMISSION: 'READ' })).toEqual({ enabled: true, defaultPermission: 'READ' });
+    expect(auth({ MLFLEET_AUTH: 'TRUE' }).enabled).toBe(true);
+  });
+
+  test('values it does not know are refused, naming the variable', () => {
+    expect(() => auth({ MLFLEET_AUTH: 'maybe' })).toThrow("MLFLEET_AUTH='maybe': expected on or off");
+    expect(() => auth({ MLFLEET_AUTH_DEFAULT_PERMISSION: 'WRITE' })).toThrow(
+      "MLFLEET_AUTH_DEFAULT_PERMISSION='WRITE': expected one of NO_PERMISSIONS, READ, EDIT, MANAGE",
+    );
+  });
+});
