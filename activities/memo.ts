@@ -6,14 +6,23 @@ import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/s
 import { writeDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, registerMemo } from '../store/memo';
 import { type Queryable, withTransaction } from '../store/pool';
-import { setTags } from '../store/runs';
+import { RUN_NAME_TAG, setTags, USER_TAG } from '../store/runs';
+import { recordSettledStages, type SettledStageRecord } from '../store/settled-stages';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
 import { recordSnapshot } from '../store/snapshots';
 import { joinUri } from '../storage/object-store';
 import { digestOf } from '../storage/digest';
 import { pinSnapshot, SnapshotError, writeManifest } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
-import { createStageRecords, type FinishStageRunInput, runArtifactUri, type StartStageRunInput } from './tracking';
+import {
+  createStageRecords,
+  type FinishStageRunInput,
+  runArtifactUri,
+  STAGE_RUN_USER,
+  stageRunTags,
+  type StartStageRunInput,
+  stringParams,
+} from './tracking';
 
 export type { StageOutputs } from '../store/reuse';
 
@@ -81,7 +90,7 @@ const permanent = (err: unknown, type: string): never => {
 
 /** Memoization activities: begin and end memoized stages, settle the stages a launch need not run, resolve re-executions. */
 export function createMemoActivities(deps: ActivityDeps) {
-  const { pool, store, artifactRoot } = deps;
+  const { pool, store, artifactRoot, provider } = deps;
   const casRoot = joinUri(artifactRoot, 'cas');
   const records = createStageRecords(deps);
 
@@ -101,7 +110,7 @@ export function createMemoActivities(deps: ActivityDeps) {
       const { artifactUri } = await records.startStage(pool, input.start);
       const pinned = await pinInputs(input.inputs);
       const { prepared } = pinned;
-      await withTransaction(pool, (tx) => recordInputs(tx, input.start.experimentId, input.start.runId, pinned));
+      await withTransaction(pool, (tx) => recordInputs(tx, input.start.experimentId, [{ runId: input.start.runId, pinned }]));
       const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
       await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
       const hit = input.lookup ? await findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
@@ -184,36 +193,43 @@ export function createMemoActivities(deps: ActivityDeps) {
         pinnedInputs[stage.name] = pinned;
         settled[stage.name] = { source: 'cached', sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
       }
-      // One transaction for every settled stage: a fully cached launch commits once, not per statement.
+      // A handful of statements in one transaction for all of them, however many stages settled.
+      const time = Date.now();
+      const records: SettledStageRecord[] = input.stages.flatMap((stage) => {
+        const result = settled[stage.name];
+        if (!result) return [];
+        return [{
+          launchId: input.launchId,
+          stage: stage.name,
+          runId: stage.runId,
+          experimentId: input.experimentId,
+          workflowId: input.workflowId,
+          userId: STAGE_RUN_USER,
+          artifactUri: runArtifactUri(artifactRoot, input.experimentId, stage.runId),
+          time,
+          tags: {
+            ...stageRunTags({ ...input, stage: stage.name }, provider.name),
+            [RUN_NAME_TAG]: stage.name,
+            [USER_TAG]: STAGE_RUN_USER,
+            ...(result.cacheKey !== undefined ? { 'mlfleet.cache_key': result.cacheKey } : {}),
+            [`mlfleet.${result.source}_from`]: result.sourceRunId,
+          },
+          params: stringParams(stage.material.params),
+          source: result.source,
+          sourceRunId: result.sourceRunId,
+          ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
+          outputs: result.outputs,
+          outputDigests: result.outputDigests,
+          inputDigests: result.inputDigests,
+        }];
+      });
       await withTransaction(pool, async (tx) => {
-        for (const stage of input.stages) {
-          const result = settled[stage.name];
-          if (!result) continue;
-          await records.startStage(tx, {
-            launchId: input.launchId,
-            stage: stage.name,
-            runId: stage.runId,
-            parentRunId: input.parentRunId,
-            experimentId: input.experimentId,
-            workflowId: input.workflowId,
-            params: stage.material.params,
-          });
-          const pinned = pinnedInputs[stage.name];
-          if (pinned) await recordInputs(tx, input.experimentId, stage.runId, pinned);
-          if (result.cacheKey !== undefined) await setTags(tx, stage.runId, { 'mlfleet.cache_key': result.cacheKey });
-          await records.finishStage(tx, {
-            launchId: input.launchId,
-            stage: stage.name,
-            runId: stage.runId,
-            status: 'FINISHED',
-            source: result.source,
-            sourceRunId: result.sourceRunId,
-            outputs: result.outputs,
-            outputDigests: result.outputDigests,
-            inputDigests: result.inputDigests,
-            ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
-          });
-        }
+        await recordSettledStages(tx, records);
+        await recordInputs(
+          tx,
+          input.experimentId,
+          input.stages.flatMap((stage) => (pinnedInputs[stage.name] ? [{ runId: stage.runId, pinned: pinnedInputs[stage.name]! }] : [])),
+        );
       });
       return settled;
     },
@@ -251,17 +267,21 @@ export function createMemoActivities(deps: ActivityDeps) {
     return { prepared, datasets, manifests };
   }
 
-  /** The run's record of what it read: its dataset inputs, and a copy of each manifest among its artifacts. */
-  async function recordInputs(db: Queryable, experimentId: string, runId: string, pinned: PinnedInputs): Promise<void> {
-    for (const [name, manifest] of Object.entries(pinned.manifests)) {
-      // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
-      await writeManifest(store, manifest, joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`));
+  /** Each run's record of what it read: its dataset inputs, and a copy of each manifest among its artifacts. */
+  async function recordInputs(db: Queryable, experimentId: string, runs: Array<{ runId: string; pinned: PinnedInputs }>): Promise<void> {
+    for (const { runId, pinned } of runs) {
+      for (const [name, manifest] of Object.entries(pinned.manifests)) {
+        // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
+        await writeManifest(store, manifest, joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`));
+      }
     }
     await writeDatasetInputs(
       db,
       experimentId,
-      runId,
-      pinned.datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
+      runs.map(({ runId, pinned }) => ({
+        runId,
+        datasetInputs: pinned.datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
+      })),
     );
   }
 

@@ -9,6 +9,7 @@ import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } fr
 import type { Queryable } from '../store/pool';
 import { createRun, endRun, getRunInfo, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
+import { COST_METRIC } from '../store/settled-stages';
 import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
 import { digestOf } from '../storage/digest';
@@ -77,6 +78,25 @@ export interface FinishStageRunInput extends FinishRunInput {
 export const runArtifactUri = (artifactRoot: string, experimentId: string, runId: string): string =>
   joinUri(artifactRoot, experimentId, runId, 'artifacts');
 
+/** Whom stage and launch runs are recorded as (mlflow.user): the worker's user. */
+export const STAGE_RUN_USER = process.env.USER ?? 'mlfleet';
+
+/** The tags every stage run starts with: its launch, stage, workflow and where it was placed first. */
+export const stageRunTags = (
+  input: Pick<StartStageRunInput, 'parentRunId' | 'launchId' | 'stage' | 'workflowId'>,
+  providerName: string,
+): Record<string, string> => ({
+  'mlflow.parentRunId': input.parentRunId,
+  'mlfleet.launch_id': input.launchId,
+  'mlfleet.stage': input.stage,
+  'mlfleet.workflow_id': input.workflowId,
+  'mlfleet.cloud': providerName,
+});
+
+/** MLflow params are strings. */
+export const stringParams = (params: Record<string, ParamValue>): Record<string, string> =>
+  Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
+
 /**
  * A stage's run and stage row, written through `db`: the pool for a stage that runs, one
  * transaction for all the stages a launch settles at once (one commit instead of one per statement).
@@ -110,18 +130,12 @@ export function createStageRecords(deps: ActivityDeps) {
         runId: input.runId,
         experimentId: input.experimentId,
         name: input.stage,
-        userId: process.env.USER ?? 'mlfleet',
+        userId: STAGE_RUN_USER,
         startTime,
         artifactUri,
-        tags: {
-          'mlflow.parentRunId': input.parentRunId,
-          'mlfleet.launch_id': input.launchId,
-          'mlfleet.stage': input.stage,
-          'mlfleet.workflow_id': input.workflowId,
-          'mlfleet.cloud': deps.provider.name,
-        },
+        tags: stageRunTags(input, deps.provider.name),
       });
-      await logParams(db, input.runId, Object.fromEntries(Object.entries(input.params).map(([k, v]) => [k, String(v)])));
+      await logParams(db, input.runId, stringParams(input.params));
       await upsertStageRun(db, { launchId: input.launchId, stage: input.stage, runId: input.runId, workflowId: input.workflowId, status: 'RUNNING', startedAt: startTime });
       return { artifactUri };
     },
@@ -132,13 +146,13 @@ export function createStageRecords(deps: ActivityDeps) {
       if (input.source === 'cached' || input.source === 'reused') {
         // A stage that did not run cost nothing; its run says whose result it took.
         await setTags(db, input.runId, { [`mlfleet.${input.source}_from`]: input.sourceRunId ?? '' });
-        await logMetrics(db, input.runId, [{ key: 'mlfleet.cost_usd', value: 0, timestamp: endTime, step: 0 }]);
+        await logMetrics(db, input.runId, [{ key: COST_METRIC, value: 0, timestamp: endTime, step: 0 }]);
       } else if (input.placement) {
         // Every attempt's billed seconds × price, preempted ones included.
         const totals = (await leaseTotals(db, input.launchId)).get(input.stage) ?? { costUsd: 0, preemptions: 0 };
         await setTags(db, input.runId, input.placement);
         await logMetrics(db, input.runId, [
-          { key: 'mlfleet.cost_usd', value: totals.costUsd, timestamp: endTime, step: 0 },
+          { key: COST_METRIC, value: totals.costUsd, timestamp: endTime, step: 0 },
           { key: 'mlfleet.preemptions', value: totals.preemptions, timestamp: endTime, step: 0 },
         ]);
       }
@@ -216,7 +230,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
         runId: input.runId,
         experimentId: experiment.experiment_id,
         name: `launch-${input.launchId.slice(0, 12)}`,
-        userId: process.env.USER ?? 'mlfleet',
+        userId: STAGE_RUN_USER,
         startTime: Date.now(),
         artifactUri: runArtifactUri(artifactRoot, experiment.experiment_id, input.runId),
         tags,
@@ -263,7 +277,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
       const totals = deps.clouds ? [...(await leaseTotals(pool, input.launchId)).values()] : [];
       if (endTime !== undefined && totals.length > 0) {
         await logMetrics(pool, input.runId, [
-          { key: 'mlfleet.cost_usd', value: totals.reduce((sum, t) => sum + t.costUsd, 0), timestamp: endTime, step: 0 },
+          { key: COST_METRIC, value: totals.reduce((sum, t) => sum + t.costUsd, 0), timestamp: endTime, step: 0 },
           { key: 'mlfleet.preemptions', value: totals.reduce((sum, t) => sum + t.preemptions, 0), timestamp: endTime, step: 0 },
         ]);
       }

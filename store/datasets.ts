@@ -18,31 +18,34 @@ export async function logDatasetInputs(
   runId: string,
   datasetInputs: readonly MlflowDatasetInput[],
 ): Promise<void> {
-  await withTransaction(pool, (tx) => writeDatasetInputs(tx, experimentId, runId, datasetInputs));
+  await withTransaction(pool, (tx) => writeDatasetInputs(tx, experimentId, [{ runId, datasetInputs }]));
 }
 
-/** logDatasetInputs inside the caller's transaction. */
+/** logDatasetInputs for any number of runs of one experiment, inside the caller's transaction (two statements in all). */
 export async function writeDatasetInputs(
   tx: Queryable,
   experimentId: string,
-  runId: string,
-  datasetInputs: readonly MlflowDatasetInput[],
+  runs: ReadonlyArray<{ runId: string; datasetInputs: readonly MlflowDatasetInput[] }>,
 ): Promise<void> {
-  const unique = new Map<string, MlflowDatasetInput>();
-  for (const input of datasetInputs) {
-    const key = JSON.stringify([input.dataset.name, input.dataset.digest]);
-    if (!unique.has(key)) unique.set(key, input);
+  const links: Array<{ runId: string; input: MlflowDatasetInput }> = [];
+  const datasets = new Map<string, MlflowDatasetInput['dataset']>();
+  for (const { runId, datasetInputs } of runs) {
+    const linked = new Set<string>();
+    for (const input of datasetInputs) {
+      const key = JSON.stringify([input.dataset.name, input.dataset.digest]);
+      if (linked.has(key)) continue;
+      linked.add(key);
+      links.push({ runId, input });
+      if (!datasets.has(key)) datasets.set(key, input.dataset);
+    }
   }
-  const inputs = [...unique.values()];
-  if (inputs.length === 0) return;
+  if (links.length === 0) return;
 
-  const names = inputs.map((i) => i.dataset.name);
-  const digests = inputs.map((i) => i.dataset.digest);
-  const inputUuids = inputs.map(() => newUuid());
+  const inputUuids = links.map(() => newUuid());
   const tagInputUuids: string[] = [];
   const tagNames: string[] = [];
   const tagValues: string[] = [];
-  inputs.forEach((input, i) => {
+  links.forEach(({ input }, i) => {
     for (const tag of input.tags as readonly KeyValue[]) {
       tagInputUuids.push(inputUuids[i] as string);
       tagNames.push(tag.key);
@@ -50,6 +53,7 @@ export async function writeDatasetInputs(
     }
   });
 
+  const stored = [...datasets.values()];
   await tx.query(
     `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
      SELECT t.uuid, $1::bigint, t.name, t.digest, t.source_type, t.source, t.schema, t.profile
@@ -58,21 +62,21 @@ export async function writeDatasetInputs(
      ON CONFLICT (experiment_id, name, digest) DO NOTHING`,
     [
       experimentId,
-      inputs.map(() => newUuid()),
-      names,
-      digests,
-      inputs.map((i) => i.dataset.source_type),
-      inputs.map((i) => i.dataset.source),
-      inputs.map((i) => i.dataset.schema ?? null),
-      inputs.map((i) => i.dataset.profile ?? null),
+      stored.map(() => newUuid()),
+      stored.map((d) => d.name),
+      stored.map((d) => d.digest),
+      stored.map((d) => d.source_type),
+      stored.map((d) => d.source),
+      stored.map((d) => d.schema ?? null),
+      stored.map((d) => d.profile ?? null),
     ],
   );
   // A separate statement, so it sees the datasets the one above inserted (or a concurrent writer did).
   await tx.query(
     `WITH linked AS (
        INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id)
-       SELECT t.input_uuid, 'DATASET', d.dataset_uuid, 'RUN', $2
-       FROM unnest($3::text[], $4::text[], $5::text[]) AS t(name, digest, input_uuid)
+       SELECT t.input_uuid, 'DATASET', d.dataset_uuid, 'RUN', t.run_id
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(run_id, name, digest, input_uuid)
        JOIN datasets d ON d.experiment_id = $1::bigint AND d.name = t.name AND d.digest = t.digest
        ON CONFLICT DO NOTHING
        RETURNING input_uuid
@@ -82,6 +86,15 @@ export async function writeDatasetInputs(
      FROM unnest($6::text[], $7::text[], $8::text[]) AS t(input_uuid, name, value)
      WHERE t.input_uuid IN (SELECT input_uuid FROM linked)
      ON CONFLICT (input_uuid, name) DO NOTHING`,
-    [experimentId, runId, names, digests, inputUuids, tagInputUuids, tagNames, tagValues],
+    [
+      experimentId,
+      links.map((l) => l.runId),
+      links.map((l) => l.input.dataset.name),
+      links.map((l) => l.input.dataset.digest),
+      inputUuids,
+      tagInputUuids,
+      tagNames,
+      tagValues,
+    ],
   );
 }

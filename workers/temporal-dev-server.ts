@@ -59,6 +59,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   if (opts.dbFilename) {
     mkdirSync(dirname(resolve(opts.dbFilename)), { recursive: true });
     args.push('--db-filename', resolve(opts.dbFilename));
+    args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
   for (const key of mlfleetSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
 
