@@ -6,7 +6,7 @@ import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/s
 import { writeDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, registerMemo } from '../store/memo';
 import { type Queryable, withTransaction } from '../store/pool';
-import { RUN_NAME_TAG, setTags, USER_TAG } from '../store/runs';
+import { setTags } from '../store/runs';
 import { recordSettledStages, type SettledStageRecord } from '../store/settled-stages';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
 import { recordSnapshot } from '../store/snapshots';
@@ -18,7 +18,7 @@ import {
   createStageRecords,
   type FinishStageRunInput,
   runArtifactUri,
-  STAGE_RUN_USER,
+  RUN_USER,
   stageRunTags,
   type StartStageRunInput,
   stringParams,
@@ -107,7 +107,7 @@ export function createMemoActivities(deps: ActivityDeps) {
      * still stored. Only digests and URIs cross Temporal.
      */
     async beginStage(input: BeginStageInput): Promise<BegunStage> {
-      const { artifactUri } = await records.startStage(pool, input.start);
+      const { artifactUri } = await records.startStage(input.start);
       const pinned = await pinInputs(input.inputs);
       const { prepared } = pinned;
       await withTransaction(pool, (tx) => recordInputs(tx, input.start.experimentId, [{ runId: input.start.runId, pinned }]));
@@ -119,7 +119,7 @@ export function createMemoActivities(deps: ActivityDeps) {
 
     /** A stage's end: records how it ended and, for a stage that ran and finished, registers its result under its key. */
     async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; replace: boolean } }): Promise<void> {
-      await records.finishStage(pool, input.finish);
+      await records.finishStage(input.finish);
       const { finish, register } = input;
       if (!register || finish.status !== 'FINISHED' || !finish.outputs) return;
       await registerMemo(
@@ -193,7 +193,7 @@ export function createMemoActivities(deps: ActivityDeps) {
         pinnedInputs[stage.name] = pinned;
         settled[stage.name] = { source: 'cached', sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
       }
-      // A handful of statements in one transaction for all of them, however many stages settled.
+      // Three statements in one transaction for all of them, however many stages settled.
       const time = Date.now();
       const records: SettledStageRecord[] = input.stages.flatMap((stage) => {
         const result = settled[stage.name];
@@ -204,13 +204,11 @@ export function createMemoActivities(deps: ActivityDeps) {
           runId: stage.runId,
           experimentId: input.experimentId,
           workflowId: input.workflowId,
-          userId: STAGE_RUN_USER,
+          userId: RUN_USER,
           artifactUri: runArtifactUri(artifactRoot, input.experimentId, stage.runId),
           time,
           tags: {
             ...stageRunTags({ ...input, stage: stage.name }, provider.name),
-            [RUN_NAME_TAG]: stage.name,
-            [USER_TAG]: STAGE_RUN_USER,
             ...(result.cacheKey !== undefined ? { 'mlfleet.cache_key': result.cacheKey } : {}),
             [`mlfleet.${result.source}_from`]: result.sourceRunId,
           },

@@ -5,11 +5,9 @@ import type { CodeSource, LaunchTrigger, ParamValue, StageSource } from '../doma
 import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
-import { LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
-import type { Queryable } from '../store/pool';
+import { COST_METRIC, DURATION_METRIC, LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
 import { createRun, endRun, getRunInfo, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
-import { COST_METRIC } from '../store/settled-stages';
 import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
 import { digestOf } from '../storage/digest';
@@ -78,8 +76,8 @@ export interface FinishStageRunInput extends FinishRunInput {
 export const runArtifactUri = (artifactRoot: string, experimentId: string, runId: string): string =>
   joinUri(artifactRoot, experimentId, runId, 'artifacts');
 
-/** Whom stage and launch runs are recorded as (mlflow.user): the worker's user. */
-export const STAGE_RUN_USER = process.env.USER ?? 'mlfleet';
+/** Whom launch and stage runs are recorded as (mlflow.user): the worker's user. */
+export const RUN_USER = process.env.USER ?? 'mlfleet';
 
 /** The tags every stage run starts with: its launch, stage, workflow and where it was placed first. */
 export const stageRunTags = (
@@ -97,32 +95,29 @@ export const stageRunTags = (
 export const stringParams = (params: Record<string, ParamValue>): Record<string, string> =>
   Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)]));
 
-/**
- * A stage's run and stage row, written through `db`: the pool for a stage that runs, one
- * transaction for all the stages a launch settles at once (one commit instead of one per statement).
- */
+/** A stage's run and stage row as it starts and ends (settled stages are written in bulk: store/settled-stages.ts). */
 export function createStageRecords(deps: ActivityDeps) {
-  const { artifactRoot } = deps;
+  const { artifactRoot, pool: db } = deps;
 
   /**
    * Ends a run and logs its duration. Returns the run's recorded end time (the first one, on a
    * replay), or undefined when the run was never recorded (cancelled first).
    */
-  async function finishRun(db: Queryable, runId: string, status: TerminalRunStatus): Promise<number | undefined> {
+  async function finishRun(runId: string, status: TerminalRunStatus): Promise<number | undefined> {
     if (!(await getRunInfo(db, runId))) return undefined;
     await endRun(db, runId, status, Date.now());
     const run = await getRunInfo(db, runId);
     if (!run?.end_time) return undefined;
     // Timestamped with the stored end time, so a replay logs the very same point (deduplicated).
     const durationS = (run.end_time - run.start_time) / 1000;
-    await logMetrics(db, runId, [{ key: 'mlfleet.duration_s', value: durationS, timestamp: run.end_time, step: 0 }]);
+    await logMetrics(db, runId, [{ key: DURATION_METRIC, value: durationS, timestamp: run.end_time, step: 0 }]);
     return run.end_time;
   }
 
   return {
     finishRun,
 
-    async startStage(db: Queryable, input: StartStageRunInput): Promise<{ artifactUri: string }> {
+    async startStage(input: StartStageRunInput): Promise<{ artifactUri: string }> {
       const artifactUri = runArtifactUri(artifactRoot, input.experimentId, input.runId);
       // The run and the stage row share their times, so every view of the stage reads the same duration.
       const startTime = Date.now();
@@ -130,7 +125,7 @@ export function createStageRecords(deps: ActivityDeps) {
         runId: input.runId,
         experimentId: input.experimentId,
         name: input.stage,
-        userId: STAGE_RUN_USER,
+        userId: RUN_USER,
         startTime,
         artifactUri,
         tags: stageRunTags(input, deps.provider.name),
@@ -140,8 +135,8 @@ export function createStageRecords(deps: ActivityDeps) {
       return { artifactUri };
     },
 
-    async finishStage(db: Queryable, input: FinishStageRunInput): Promise<void> {
-      const endTime = await finishRun(db, input.runId, input.status);
+    async finishStage(input: FinishStageRunInput): Promise<void> {
+      const endTime = await finishRun(input.runId, input.status);
       if (endTime === undefined) return;
       if (input.source === 'cached' || input.source === 'reused') {
         // A stage that did not run cost nothing; its run says whose result it took.
@@ -230,7 +225,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
         runId: input.runId,
         experimentId: experiment.experiment_id,
         name: `launch-${input.launchId.slice(0, 12)}`,
-        userId: STAGE_RUN_USER,
+        userId: RUN_USER,
         startTime: Date.now(),
         artifactUri: runArtifactUri(artifactRoot, experiment.experiment_id, input.runId),
         tags,
@@ -266,13 +261,13 @@ export function createTrackingActivities(deps: ActivityDeps) {
       };
     },
 
-    startStageRun: (input: StartStageRunInput): Promise<{ artifactUri: string }> => records.startStage(pool, input),
+    startStageRun: (input: StartStageRunInput): Promise<{ artifactUri: string }> => records.startStage(input),
 
-    finishStageRun: (input: FinishStageRunInput): Promise<void> => records.finishStage(pool, input),
+    finishStageRun: (input: FinishStageRunInput): Promise<void> => records.finishStage(input),
 
     /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {
-      const endTime = await records.finishRun(pool, input.runId, input.status);
+      const endTime = await records.finishRun(input.runId, input.status);
       // Only a worker with clouds leases VMs: a local launch skips the query.
       const totals = deps.clouds ? [...(await leaseTotals(pool, input.launchId)).values()] : [];
       if (endTime !== undefined && totals.length > 0) {

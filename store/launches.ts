@@ -13,6 +13,9 @@ const TERMINAL_ATTEMPT_STATUSES: readonly StageAttemptStatus[] = ['FINISHED', 'F
 /** The stage run metric whose value, when logged, is a stage's reported duration. */
 export const DURATION_METRIC = 'mlfleet.duration_s';
 
+/** What a stage or launch cost in USD (0 for a stage that did not run). */
+export const COST_METRIC = 'mlfleet.cost_usd';
+
 export interface Launch {
   launchId: string;
   workflowId: string;

@@ -1,9 +1,7 @@
-import { z } from 'zod';
 import type { StageSource } from '../domain/launch';
-import { DURATION_METRIC } from './launches';
+import { COST_METRIC, DURATION_METRIC } from './launches';
 import type { Queryable } from './pool';
-
-export const COST_METRIC = 'mlfleet.cost_usd';
+import { RUN_NAME_TAG, USER_TAG } from './runs';
 
 /** A stage a launch settled without running it: its run is born FINISHED, at no cost. */
 export interface SettledStageRecord {
@@ -16,7 +14,7 @@ export interface SettledStageRecord {
   artifactUri: string;
   /** The run's start and end alike: a settled stage took no time. */
   time: number;
-  /** Every tag of the run, mlflow.runName and mlflow.user included. */
+  /** The run's tags; mlflow.runName (the stage) and mlflow.user are added, as createRun adds them. */
   tags: Record<string, string>;
   params: Record<string, string>;
   source: Exclude<StageSource, 'ran'>;
@@ -27,15 +25,13 @@ export interface SettledStageRecord {
   inputDigests: Record<string, string>;
 }
 
-const CreatedRow = z.object({ created: z.number() });
-
 /**
  * Writes the runs, tags, params, zero duration and cost metrics and stage rows of every settled
  * stage in one statement: a fully cached 20-stage launch took ~240 round trips one stage at a time.
- * A replay (runs already there) writes nothing. Returns how many runs it created.
+ * A replay (runs already there) writes nothing.
  */
-export async function recordSettledStages(db: Queryable, stages: readonly SettledStageRecord[]): Promise<number> {
-  if (stages.length === 0) return 0;
+export async function recordSettledStages(db: Queryable, stages: readonly SettledStageRecord[]): Promise<void> {
+  if (stages.length === 0) return;
   const rows = stages.map((s) => ({
     launch_id: s.launchId,
     stage: s.stage,
@@ -45,7 +41,7 @@ export async function recordSettledStages(db: Queryable, stages: readonly Settle
     user_id: s.userId,
     artifact_uri: s.artifactUri,
     time: s.time,
-    tags: s.tags,
+    tags: { ...s.tags, [RUN_NAME_TAG]: s.stage, [USER_TAG]: s.userId },
     params: s.params,
     source: s.source,
     source_run_id: s.sourceRunId,
@@ -54,7 +50,7 @@ export async function recordSettledStages(db: Queryable, stages: readonly Settle
     output_digests: s.outputDigests,
     input_digests: s.inputDigests,
   }));
-  const { rows: result } = await db.query(
+  await db.query(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(
          launch_id text, stage text, run_id text, experiment_id bigint, workflow_id text, user_id text,
@@ -93,8 +89,7 @@ export async function recordSettledStages(db: Queryable, stages: readonly Settle
               output_digests, source, source_run_id, cache_key, input_digests FROM created
        ON CONFLICT (launch_id, stage) DO NOTHING
      )
-     SELECT count(*)::int AS created FROM new_runs`,
+     SELECT 1`,
     [JSON.stringify(rows), [DURATION_METRIC, COST_METRIC]],
   );
-  return CreatedRow.parse(result[0]).created;
 }

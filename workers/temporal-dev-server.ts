@@ -59,6 +59,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   if (opts.dbFilename) {
     mkdirSync(dirname(resolve(opts.dbFilename)), { recursive: true });
     args.push('--db-filename', resolve(opts.dbFilename));
+    // WAL with synchronous=normal: a commit survives the server's crash and is no fsync of its own
+    // (a power cut may lose the last ones); every workflow task is several commits.
     args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
   for (const key of mlfleetSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
