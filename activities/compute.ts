@@ -1,6 +1,6 @@
 import { activityInfo, ApplicationFailure, CancelledFailure, cancellationDetails, Context, heartbeat } from '@temporalio/activity';
 import type { AgentInput, AgentJob, AgentStatus } from '../domain/agent-job';
-import type { ParamValue } from '../domain/launch';
+import type { ParamValue } from '../domain/param-value';
 import { closeAbandonedAttempts, recordStageAttempt, type StageAttempt } from '../store/launches';
 import { joinUri } from '../storage/object-store';
 import type { ActivityDeps } from './deps';

@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { canonicalJson } from '../domain/canonical-json';
 import { isDeclaredCodePath } from '../domain/cache-key';
-import type { CodeSource, LaunchTrigger, ParamValue, StageSource } from '../domain/launch';
+import type { CodeSource, LaunchTrigger, StageSource } from '../domain/launch';
+import type { ParamValue } from '../domain/param-value';
 import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';

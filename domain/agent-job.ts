@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ParamValue } from './launch';
+import { ParamValue } from './param-value';
 
 /**
  * One input of a job: an upstream stage's output (immutable, read as is), or data pinned to a

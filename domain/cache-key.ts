@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ParamValue } from './launch';
+import { ParamValue } from './param-value';
 
 /**
  * Everything a stage's result depends on (DESIGN.md, Memoization): the cache key is the sha256 of

@@ -1,9 +1,7 @@
 import { z } from 'zod';
+import { ParamValue } from './param-value';
 import { applyParamOverrides } from './params';
 import { formatSpecIssues, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
-
-export const ParamValue = z.union([z.string(), z.number(), z.boolean()]);
-export type ParamValue = z.infer<typeof ParamValue>;
 
 /** Where a launch's code comes from: an uploaded bundle by digest, or a folder the worker can read. */
 export const CodeSource = z.union([

@@ -1,7 +1,7 @@
 import type { PipelineSpec, StageSpec } from './pipeline-spec';
 import { SpecError } from './pipeline-spec';
 
-import type { ParamValue } from './launch';
+import type { ParamValue } from './param-value';
 
 // Plain decimal numbers only: Number() would also take '', ' ', '0x10' and 'Infinity'.
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;

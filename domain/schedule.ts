@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CodeSource, LaunchInput, ParamValue, PipelineRef } from './launch';
+import { CodeSource, LaunchInput, PipelineRef } from './launch';
+import { ParamValue } from './param-value';
 import { PipelineSpec } from './pipeline-spec';
 
 /**

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { type ArtifactEntry, type ArtifactRepository, byName, normalizeArtifactPath } from './artifact-repository';
-import { hasObjectsUnder, isNotFound, listObjects, parseS3Uri, putFile } from './s3-store';
+import { isNotFound } from './s3-errors';
+import { hasObjectsUnder, listObjects, parseS3Uri, putFile } from './s3-store';
 
 /** The artifact tree under an s3:// URI: folders are key prefixes ending in '/'. */
 export class S3ArtifactRepository implements ArtifactRepository {

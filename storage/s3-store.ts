@@ -13,7 +13,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { AwsCredentials } from './aws-credentials';
 import { type ObjectStore, type StoredObject, UnsupportedUriError } from './object-store';
+import { isForbidden, isNotFound } from './s3-errors';
 
 // Presigned reads last an hour unless asked otherwise; S3 caps them at seven days.
 const PRESIGN_DEFAULT_SECONDS = 3600;
@@ -33,13 +35,6 @@ export function parseS3Uri(uri: string): S3Location {
   return { bucket, key: decodeURIComponent(key) };
 }
 
-/** Static AWS credentials (the SDK's AwsCredentialIdentity). */
-export interface AwsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
-
 /**
  * An S3 client configured the standard AWS way (credentials, region, and AWS_ENDPOINT_URL_S3 /
  * AWS_ENDPOINT_URL, which the SDK reads itself). An explicit endpoint means an S3-compatible server
@@ -52,27 +47,6 @@ export function createS3Client(opts: { credentials?: AwsCredentials } = {}): S3C
   if (!endpoint) return new S3Client({ ...credentials });
   return new S3Client({ endpoint, forcePathStyle: true, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }), ...credentials });
 }
-
-/**
- * The keys AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) of `env`, when both
- * are set: what a stage VM's boot script exports. (Once they expire, S3 answers ExpiredToken.)
- */
-export function credentialsFromEnv(env: NodeJS.ProcessEnv): AwsCredentials | undefined {
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-}
-
-const statusOf = (err: unknown): number | undefined => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-
-/** True for the SDK's 404s (NotFound from HEAD, NoSuchKey from GET). */
-export const isNotFound = (err: unknown): boolean => statusOf(err) === 404;
-
-/**
- * True for a 403, which is also what S3 answers for a missing key to a caller that may not list the
- * bucket there (a stage's prefix-scoped credentials): such a key may still be a folder.
- */
-const isForbidden = (err: unknown): boolean => statusOf(err) === 403;
 
 /** The key of every object under `prefix` (all levels), page by page. */
 export async function* listObjects(client: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {

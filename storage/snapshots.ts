@@ -5,7 +5,7 @@ import { canonicalJson } from '../domain/canonical-json';
 import type { SnapshotEntry, SnapshotManifest, SnapshotMode } from '../domain/snapshot';
 import { digestOf, sha256File } from './digest';
 import { joinUri, type ObjectStore, uriUnder } from './object-store';
-import { isNotFound } from './s3-store';
+import { isNotFound } from './s3-errors';
 
 /** A source that cannot be pinned as asked; permanent, so callers fail the stage without retrying. */
 export class SnapshotError extends Error {

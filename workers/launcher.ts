@@ -1,18 +1,36 @@
-import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { LaunchInput } from '../domain/launch';
+import { type Client, WithStartWorkflowOperation, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
+import type { LaunchInput, LaunchProgress } from '../domain/launch';
+import { launchBegunUpdate } from '../workflows/definitions';
 import { launchWorkflowId } from '../workflows/ids';
 import type { launchExperiment } from '../workflows/launch';
+
+interface LaunchStart {
+  launchId: string;
+  input: LaunchInput;
+  taskQueue: string;
+  once?: boolean;
+}
 
 /**
  * Starts the launch workflow for `launchId`. Idempotent: starting an id that is already running
  * returns that launch instead of a second one. With `once`, an id whose launch has closed is
  * refused (WorkflowExecutionAlreadyStartedError) instead of started again.
  */
-export function startLaunch(
-  client: Client,
-  opts: { launchId: string; input: LaunchInput; taskQueue: string; once?: boolean },
-): Promise<WorkflowHandleWithFirstExecutionRunId<typeof launchExperiment>> {
-  return client.workflow.start<typeof launchExperiment>('launchExperiment', {
+export function startLaunch(client: Client, opts: LaunchStart): Promise<WorkflowHandleWithFirstExecutionRunId<typeof launchExperiment>> {
+  return client.workflow.start<typeof launchExperiment>('launchExperiment', launchStartOptions(opts));
+}
+
+/**
+ * Starts the launch as startLaunch does and, in the same request, asks for its progress once it
+ * has begun (launchBegunUpdate): one round trip, and no query task once the workflow has closed.
+ */
+export function startLaunchUntilBegun(client: Client, opts: LaunchStart): Promise<LaunchProgress> {
+  const startWorkflowOperation = new WithStartWorkflowOperation<typeof launchExperiment>('launchExperiment', launchStartOptions(opts));
+  return client.workflow.executeUpdateWithStart(launchBegunUpdate, { startWorkflowOperation });
+}
+
+function launchStartOptions(opts: LaunchStart): WorkflowStartOptions<typeof launchExperiment> & { workflowIdConflictPolicy: 'USE_EXISTING' } {
+  return {
     taskQueue: opts.taskQueue,
     workflowId: launchWorkflowId(opts.launchId),
     args: [opts.input],
@@ -20,5 +38,5 @@ export function startLaunch(
     ...(opts.once ? { workflowIdReusePolicy: 'REJECT_DUPLICATE' as const } : {}),
     // What the Temporal UI lists the launch as.
     staticSummary: `${opts.input.spec?.experiment ?? opts.input.pipeline ?? 'pipeline'} launch (${opts.input.trigger ?? 'api'})`,
-  });
+  };
 }

@@ -1,8 +1,10 @@
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
   ChildWorkflowCancellationType,
+  condition,
   ParentClosePolicy,
   isCancellation,
   patched,
@@ -30,7 +32,7 @@ import {
 import type { CacheKeyMaterial } from '../domain/cache-key';
 import { applyParamOverrides } from '../domain/params';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
-import { launchProgressQuery } from './definitions';
+import { launchBegunUpdate, launchProgressQuery } from './definitions';
 import { bookkeepingOptions, pinningOptions } from './activity-options';
 import { failureMessage } from './failure-message';
 import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
@@ -83,6 +85,12 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
   const progress: LaunchProgress = { launch_id: launchId, run_id: newRunId(), status: 'RUNNING', stages: [] };
   const stageProgress = (name: string): StageProgress => progress.stages.find((s) => s.name === name)!;
   setHandler(launchProgressQuery, () => progress);
+  let begun = false;
+  let ended = false;
+  setHandler(launchBegunUpdate, async () => {
+    await condition(() => begun || ended);
+    return progress;
+  });
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FAILED';
   let error: string | undefined;
@@ -148,6 +156,8 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     // a child workflow each. (Launches started before this existed replay without it.) Pinning data
     // can take long and heartbeats; a launch whose stages read only upstream outputs pins nothing.
     const pins = Object.values(spec.stages).some((stage) => Object.values(plannedInputs(stage.inputs ?? {})).some((ref) => 'uri' in ref));
+    // Pinning can take long: the launch has begun before it, not once it is done.
+    begun = pins;
     const settled: Record<string, SettledStage> = patched(SETTLE_STAGES_PATCH)
       ? await (local && !pins ? localTracking : settling).settleStages({
           launchId,
@@ -272,6 +282,8 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
           },
         );
       }
+      // A launch with nothing left to run has begun when it ends: that is the answer it owes.
+      begun = order.some((name) => !settled[name]);
       await Promise.allSettled(Object.values(results));
     });
 
@@ -297,6 +309,9 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     progress.status = status;
     if (error !== undefined) progress.error = error;
     showDetails(title, progress);
+    ended = true;
+    // A launch-begun update still waiting gets the end as its answer before the workflow closes.
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
 }
 

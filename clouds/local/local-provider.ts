@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { jobFiles, killGroup } from '../../agent/run-job';
 import { type AgentJob, AgentStatus } from '../../domain/agent-job';
 import type { ComputeProvider, StageState } from '../compute-provider';
-import { buildAgentBundle } from './agent-bundle';
+import { buildLocalAgent, type LocalAgent } from './agent-bundle';
 
 // How long the agent gets to stop its command and upload logs before everything is killed.
 const AGENT_STOP_GRACE_MS = 15_000;
@@ -18,18 +18,18 @@ const AGENT_STOP_GRACE_MS = 15_000;
 export class LocalProvider implements ComputeProvider {
   readonly name = 'local';
 
-  private agentScript: Promise<string> | undefined;
+  private localAgent: Promise<LocalAgent> | undefined;
 
   constructor(private readonly workRoot: string) {}
 
   /** Built on the first stage a worker starts, then shared by every later one. */
-  private agent(): Promise<string> {
+  private agent(): Promise<LocalAgent> {
     // A failed build is not kept: the next stage tries again.
-    this.agentScript ??= buildAgentBundle(join(this.workRoot, '.agent')).catch((err: unknown) => {
-      this.agentScript = undefined;
+    this.localAgent ??= buildLocalAgent(join(this.workRoot, '.agent')).catch((err: unknown) => {
+      this.localAgent = undefined;
       throw err;
     });
-    return this.agentScript;
+    return this.localAgent;
   }
 
   jobDir(key: string): string {
@@ -45,7 +45,7 @@ export class LocalProvider implements ComputeProvider {
     const agent = await this.agent();
     const log = openSync(join(dir, 'agent.log'), 'a');
     try {
-      const child = spawn(process.execPath, [agent, dir], {
+      const child = spawn(process.execPath, [agent.start, agent.bundle, dir], {
         detached: true,
         stdio: ['ignore', log, log],
         env: process.env,

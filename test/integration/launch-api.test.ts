@@ -105,6 +105,53 @@ test('a launch through the API: 201 with its run ids, live progress, then the st
   expect(tags.rows[0]?.value).toBe('api');
 });
 
+test('GET with wait_seconds answers at the end; a fully cached relaunch answers its POST with its end', async () => {
+  const spec = {
+    experiment: uniqueId('api-wait'),
+    stages: {
+      make: { command: 'sleep 2; printf 7 > ${outputs.n}', outputs: { n: 'n.txt' } },
+      use: { command: 'test "$(cat ${inputs.n})" = 7', inputs: { n: 'stages.make.outputs.n' } },
+    },
+  };
+  const body = { spec, code: { dir: makeCodeDir(ctx.dataDir) } };
+  const created = LaunchProgress.parse((await call('POST', '/api/v1/launches', body)).json);
+  expect(created.status).toBe('RUNNING');
+  // One request, held until the launch has ended.
+  const waited = await call('GET', `/api/v1/launches/${created.launch_id}?wait_seconds=60`);
+  expect(waited.status).toBe(200);
+  const ended = LaunchProgress.parse(waited.json);
+  expect(ended.status).toBe('FINISHED');
+  expect(ended.stages.map((s) => [s.name, s.status, s.source])).toEqual([
+    ['make', 'FINISHED', 'ran'],
+    ['use', 'FINISHED', 'ran'],
+  ]);
+
+  // Nothing changed: the POST itself reports the launch ended, every stage taken from the first.
+  const again = await call('POST', '/api/v1/launches', body);
+  expect(again.status).toBe(201);
+  const cached = LaunchProgress.parse(again.json);
+  expect(cached.status).toBe('FINISHED');
+  expect(cached.stages.map((s) => [s.name, s.status, s.source, s.cached_from])).toEqual(ended.stages.map((s) => [s.name, 'FINISHED', 'cached', s.run_id]));
+  // And what it answered is what the database holds.
+  expect(LaunchProgress.parse((await call('GET', `/api/v1/launches/${cached.launch_id}`)).json)).toMatchObject({ status: 'FINISHED', run_id: cached.run_id });
+});
+
+test('wait_seconds is bounded: a launch still running at the deadline answers RUNNING; bad values are a 400', async () => {
+  const spec = { experiment: uniqueId('api-wait-long'), stages: { wait: { command: 'sleep 60' } } };
+  const launchId = String((await call('POST', '/api/v1/launches', { spec })).json.launch_id);
+  const waited = await call('GET', `/api/v1/launches/${launchId}?wait_seconds=1`);
+  expect(waited.status).toBe(200);
+  expect(LaunchProgress.parse(waited.json).status).toBe('RUNNING');
+  expect((await call('POST', `/api/v1/launches/${launchId}/cancel`)).status).toBe(200);
+  for (const bad of ['0', '61', 'soon', '1.5']) {
+    expect(await call('GET', `/api/v1/launches/${launchId}?wait_seconds=${bad}`)).toEqual({
+      status: 400,
+      json: { error_code: 'INVALID_PARAMETER_VALUE', message: expect.stringContaining('wait_seconds') as unknown },
+    });
+  }
+  expect(LaunchProgress.parse((await call('GET', `/api/v1/launches/${launchId}?wait_seconds=30`)).json).status).toBe('KILLED');
+});
+
 test('cancel through the API: the launch ends KILLED', async () => {
   const spec = { experiment: uniqueId('api-cancel'), stages: { wait: { command: 'sleep 60' } } };
   const { json } = await call('POST', '/api/v1/launches', { spec });

@@ -120,7 +120,11 @@ test('the launch routes: body, parameters, header, success and error responses',
   });
 
   const get = document.paths['/api/v1/launches/{id}']?.get;
-  expect(get?.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } }]);
+  const waitDescription = 'wait up to this many seconds (1 to 60) for the launch to end; a launch that has ended answers at once';
+  expect(get?.parameters).toEqual([
+    { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } },
+    { name: 'wait_seconds', in: 'query', required: false, description: waitDescription, schema: { type: 'integer', minimum: 1, maximum: 60, description: waitDescription } },
+  ]);
   expect(Object.keys(get?.responses ?? {})).toEqual(['200', '400', '401', '403', '404', 'default']);
 });
 

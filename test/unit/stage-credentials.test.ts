@@ -5,7 +5,7 @@ import { AgentJob } from '../../domain/agent-job';
 import type { SnapshotManifest } from '../../domain/snapshot';
 import { vmEnvironment } from '../../emulators/vm-host';
 import type { ObjectStore } from '../../storage/object-store';
-import { credentialsFromEnv } from '../../storage/s3-store';
+import { credentialsFromEnv } from '../../storage/aws-credentials';
 import { createStageCredentialIssuer, stageAccessOf, StageCredentialsError } from '../../storage/stage-credentials';
 import { stageSessionPolicy } from '../../storage/stage-policy';
 import { stageCredentialsLine } from '../../workers/cloud-drivers';
