@@ -48,7 +48,7 @@ export function agentJobOf(input: RunStageInput, trackingUri: string, extra: { s
 
 // Polls start fast (a short stage's end, noticed late, is launch latency) and slow down with the
 // stage's age to once a second, which still stops a cancelled stage within a couple of seconds.
-export const pollInterval = (elapsedMs: number): number => Math.min(1_000, 20 + elapsedMs / 20);
+export const pollInterval = (elapsedMs: number): number => Math.min(1_000, 10 + elapsedMs / 20);
 
 /** Compute activities: start or adopt a stage's agent, wait for it, and tear it down by key. */
 export function createComputeActivities(deps: ActivityDeps) {
@@ -63,9 +63,12 @@ export function createComputeActivities(deps: ActivityDeps) {
       // One row per activity attempt: a retry that adopts a running agent is still a new attempt.
       const attempt = { launchId: input.launchId, stage: input.stage, attempt: activityInfo().attempt, provider: provider.name };
       const record = (update: Omit<StageAttempt, keyof typeof attempt>): Promise<unknown> => recordStageAttempt(pool, { ...attempt, ...update });
-      await closeAbandonedAttempts(pool, input.launchId, input.stage, attempt.attempt, Date.now());
-      await record({ status: 'RUNNING', startedAt: Date.now() });
-      await provider.start(input.key, agentJobOf(input, deps.trackingUri));
+      // The agent starts while the attempt is recorded: its start is most of a short stage's time.
+      const startedAt = Date.now();
+      await Promise.all([
+        provider.start(input.key, agentJobOf(input, deps.trackingUri)),
+        closeAbandonedAttempts(pool, input.launchId, input.stage, attempt.attempt, startedAt).then(() => record({ status: 'RUNNING', startedAt })),
+      ]);
       try {
         const polling = Date.now();
         for (;;) {

@@ -55,7 +55,10 @@ export const codeBundleUri = (artifactRoot: string, digest: string): string =>
  * exactly these before uploading, so the server's digest equals packing `dir` directly.
  */
 export async function listCodeFiles(dir: string, opts: { useGit?: boolean } = {}): Promise<string[]> {
-  const inGit = opts.useGit !== false && (await gitSource(dir)) !== undefined;
+  return listFiles(dir, opts.useGit !== false && (await gitSource(dir)) !== undefined);
+}
+
+async function listFiles(dir: string, inGit: boolean): Promise<string[]> {
   const paths = (inGit ? await gitListedFiles(dir) : await walkFiles(dir)).sort();
   const files: string[] = [];
   for (const path of paths) {
@@ -72,7 +75,7 @@ export async function listCodeFiles(dir: string, opts: { useGit?: boolean } = {}
  */
 export async function packCodeBundle(dir: string, artifactRoot: string, store: ObjectStore, opts: { useGit?: boolean } = {}): Promise<CodeBundle> {
   const git = opts.useGit === false ? undefined : await gitSource(dir);
-  const paths = await listCodeFiles(dir, { useGit: git !== undefined });
+  const paths = await listFiles(dir, git !== undefined);
   const files: CodeFile[] = [];
   let bytes = 0;
   for (const path of paths) {
@@ -183,16 +186,21 @@ async function git(dir: string, args: string[]): Promise<string> {
 
 /** The commit, branch and dirtiness of the work tree holding `dir`; undefined outside git (or before the first commit). */
 export async function gitSource(dir: string): Promise<GitSource | undefined> {
+  // One git process where it can be, two more at once: every launch from a folder packs it.
+  let commit: string | undefined;
   try {
-    if ((await git(dir, ['rev-parse', '--is-inside-work-tree'])).trim() !== 'true') return undefined;
+    const [inside, head] = (await git(dir, ['rev-parse', '--is-inside-work-tree', 'HEAD'])).trim().split('\n');
+    if (inside !== 'true') return undefined;
+    commit = head;
   } catch {
-    return undefined; // no git, or not a work tree
+    return undefined; // no git, not a work tree, or a repository without commits yet: plain files
   }
-  const commit = await git(dir, ['rev-parse', 'HEAD']).then((s) => s.trim(), () => '');
-  if (!commit) return undefined; // a repository without commits yet: treat as plain files
-  const branch = await git(dir, ['symbolic-ref', '--short', '-q', 'HEAD']).then((s) => s.trim(), () => '');
-  const dirty = (await git(dir, ['status', '--porcelain', '--', '.'])).trim().length > 0;
-  return { commit, ...(branch ? { branch } : {}), dirty };
+  if (!commit) return undefined;
+  const [branch, status] = await Promise.all([
+    git(dir, ['symbolic-ref', '--short', '-q', 'HEAD']).then((s) => s.trim(), () => ''),
+    git(dir, ['status', '--porcelain', '--', '.']),
+  ]);
+  return { commit, ...(branch ? { branch } : {}), dirty: status.trim().length > 0 };
 }
 
 async function gitListedFiles(dir: string): Promise<string[]> {

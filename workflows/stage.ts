@@ -56,6 +56,9 @@ export interface StageResult {
 // Stages started before inputs were pinned and results memoized replay without either step.
 const MEMOIZED_STAGES_PATCH = 'memoized-stages';
 
+// Stages started before their teardown ran beside the end's record released first, then recorded.
+const PARALLEL_TEARDOWN_PATCH = 'parallel-teardown';
+
 const tracking = proxyActivities<Activities>(bookkeepingOptions);
 
 const pinning = proxyActivities<Activities>(pinningOptions);
@@ -123,7 +126,10 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
     throw err;
   } finally {
     await CancellationScope.nonCancellable(async () => {
-      if (!hit) await (memoized ? bookkeeping : compute).releaseStage({ key });
+      // Teardown and the end's record both run whatever happened, and neither reads the other: at
+      // once under the patch (a short stage saves a local activity's turn), one after the other before it.
+      const released = hit ? undefined : (memoized ? bookkeeping : compute).releaseStage({ key });
+      if (released && !patched(PARALLEL_TEARDOWN_PATCH)) await released;
       const finish = {
         launchId: input.launchId,
         stage: input.stage,
@@ -136,13 +142,13 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
         ...(error !== undefined ? { error } : {}),
         ...(placed.ranked ? { placement: placementTags(placed) } : {}),
       };
-      if (!memoized) return tracking.finishStageRun(finish);
+      if (!memoized) return Promise.all([released, tracking.finishStageRun(finish)]);
       // Only a stage that ran and finished registers its result: a failure is never memoized.
       const register =
         status === 'FINISHED' && agent && cacheKey !== undefined && input.cache.register !== 'never'
           ? { experimentId: input.experimentId, cacheKey, replace: input.cache.register === 'replace' }
           : undefined;
-      return bookkeeping.endStage({ finish, ...(register ? { register } : {}) });
+      return Promise.all([released, bookkeeping.endStage({ finish, ...(register ? { register } : {}) })]);
     });
   }
   const inputDigests = digestsOf(prepared);
