@@ -67,7 +67,7 @@ async function request(method: 'GET' | 'POST', url: string, body?: unknown): Pro
   return { status: res.status, text: await res.text() };
 }
 
-/** Starts a launch and polls it until it has ended; the sample is the wall time from POST to the end seen. */
+/** Starts a launch and waits for its end; the sample is the wall time from POST to the end seen. */
 async function launchAndWait(apiUrl: string, body: LaunchBody): Promise<Sample> {
   const started = performance.now();
   const created = await request('POST', `${apiUrl}/api/v1/launches`, body);
