@@ -116,7 +116,9 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     try {
       const description = await handle.describe();
       if (description.status.name === 'RUNNING') {
-        const live = boundedWait ? ((await withinWait(handle.query(launchProgressQuery).catch(() => undefined))) ?? bareProgress(launchId)) : await handle.query(launchProgressQuery);
+        const live = boundedWait
+          ? ((await withinWait(handle.query(launchProgressQuery).catch(() => undefined))) ?? bareProgress(launchId))
+          : await handle.query(launchProgressQuery);
         // Ended but not yet closed: the database already has the final state, the one answer from now on.
         if (live.status === 'RUNNING') return live;
         return (await getLaunchProgress(pool, launchId)) ?? live;

@@ -51,6 +51,7 @@ function builtOnce(entryPoint: string): () => Promise<Uint8Array> {
   };
 }
 
+// Syntax minified (a little less to read and compile); whitespace and names kept, so stack traces read.
 async function bundle(entryPoint: string): Promise<Uint8Array> {
   const result = await build({
     entryPoints: [entryPoint],
