@@ -1,6 +1,8 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { LaunchProgress } from '../../domain/launch';
 import { getOrCreateExperiment } from '../../store/experiments';
 import { insertLaunch } from '../../store/launches';
+import { launchBegunUpdate } from '../../workflows/definitions';
 import { badSpecs } from '../fixtures/bad-specs';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
 import { eventually } from '../helpers/eventually';
@@ -134,6 +136,27 @@ test('GET with wait_seconds answers at the end; a fully cached relaunch answers 
   expect(cached.stages.map((s) => [s.name, s.status, s.source, s.cached_from])).toEqual(ended.stages.map((s) => [s.name, 'FINISHED', 'cached', s.run_id]));
   // And what it answered is what the database holds.
   expect(LaunchProgress.parse((await call('GET', `/api/v1/launches/${cached.launch_id}`)).json)).toMatchObject({ status: 'FINISHED', run_id: cached.run_id });
+  // All of it, the update's answer included, in one workflow task.
+  const { events } = await ctx.client.workflow.getHandle(`launch/${cached.launch_id}`).fetchHistory();
+  expect((events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length).toBe(1);
+  expect((events ?? []).filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length).toBe(1);
+
+  // A launch that closed before an update reached it cannot answer one: the error the POST's
+  // fallback to progressOf relies on.
+  await expect(ctx.client.workflow.getHandle(`launch/${cached.launch_id}`).executeUpdate(launchBegunUpdate)).rejects.toBeInstanceOf(WorkflowNotFoundError);
+});
+
+test('with no worker to answer, the POST replies a bare RUNNING after its bounded wait; the launch is started', async () => {
+  const idleQueue = uniqueId('no-worker');
+  const idleApi = await ctx.startApi(idleQueue);
+  const spec = { experiment: uniqueId('api-idle'), stages: { one: { command: 'true' } } };
+  const response = await fetch(`${idleApi}/api/v1/launches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spec }) });
+  expect(response.status).toBe(201);
+  const progress = LaunchProgress.parse(await response.json());
+  expect(progress).toEqual({ launch_id: progress.launch_id, run_id: '', status: 'RUNNING', stages: [] });
+  const handle = ctx.client.workflow.getHandle(`launch/${progress.launch_id}`);
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  await handle.terminate('test over: no worker polls its task queue');
 });
 
 test('wait_seconds is bounded: a launch still running at the deadline answers RUNNING; bad values are a 400', async () => {

@@ -7,10 +7,9 @@ import { getOrCreateExperiment, type Experiment } from '../../store/experiments'
 import { createPool } from '../../store/pool';
 import { createRun, getRun } from '../../store/runs';
 import { testEnv } from '../helpers/services';
+import { newRunId } from '../helpers/run-ids';
 
 const API = '/api/2.0/mlflow';
-const newRunId = (): string => randomUUID().replace(/-/g, '');
-
 let pool: pg.Pool;
 let app: FastifyInstance;
 let connection: Connection;

@@ -13,9 +13,9 @@ import type { Queryable } from '../../store/pool';
 import type { RunStatus } from '../../domain/launch';
 import { testEnv } from '../helpers/services';
 import { httpRequest, type Reply } from '../helpers/http';
+import { newRunId } from '../helpers/run-ids';
 
 const API = '/api/2.0/mlflow';
-const newRunId = (): string => randomUUID().replace(/-/g, '');
 const BASE_TIME = 1_700_000_000_000;
 
 let pool: pg.Pool;

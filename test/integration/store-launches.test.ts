@@ -16,8 +16,7 @@ import {
 import { createPool } from '../../store/pool';
 import { createRun, logMetrics } from '../../store/runs';
 import { testEnv } from '../helpers/services';
-
-const newRunId = (): string => randomUUID().replace(/-/g, '');
+import { newRunId } from '../helpers/run-ids';
 
 // Names whose jsonb key order (shorter keys first) differs from the spec's order.
 const SPEC = {

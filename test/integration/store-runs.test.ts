@@ -18,8 +18,7 @@ import {
   type CreateRunInput,
 } from '../../store/runs';
 import { testEnv } from '../helpers/services';
-
-const newRunId = (): string => randomUUID().replace(/-/g, '');
+import { newRunId } from '../helpers/run-ids';
 
 let pool: pg.Pool;
 let experimentId: string;

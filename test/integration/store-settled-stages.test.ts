@@ -7,8 +7,7 @@ import { createPool, withTransaction } from '../../store/pool';
 import { createRun, getRun } from '../../store/runs';
 import { recordSettledStages, type SettledStageRecord } from '../../store/settled-stages';
 import { testEnv } from '../helpers/services';
-
-const newRunId = (): string => randomUUID().replace(/-/g, '');
+import { newRunId } from '../helpers/run-ids';
 
 let pool: pg.Pool;
 let experimentId: string;
