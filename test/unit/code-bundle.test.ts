@@ -52,6 +52,22 @@ test('in git: tracked plus untracked files, .gitignore honoured, commit and dirt
   expect(dirty.digest).not.toBe(clean.digest);
 });
 
+test('git is found from a subfolder of a work tree and in a linked work tree, whose .git is a file', async () => {
+  const repo = makeTree('outer', { 'pipelines/churn/pipeline.yaml': 'x', 'pipelines/churn/data/x.csv': '1', '.gitignore': 'data/\n' });
+  git(repo, 'init', '-q');
+  git(repo, 'add', '.');
+  git(repo, 'commit', '-qm', 'init');
+  const head = git(repo, 'rev-parse', 'HEAD').trim();
+  const sub = await packCodeBundle(join(repo, 'pipelines', 'churn'), artifactRoot, store);
+  expect(sub.git).toEqual({ commit: head, branch: expect.any(String) as string, dirty: false });
+  expect(sub.files.map((f) => f.path)).toEqual(['pipeline.yaml']);
+
+  const linked = join(scratch, 'linked');
+  git(repo, 'worktree', 'add', '-q', '-b', 'side', linked);
+  const fromLinked = await packCodeBundle(join(linked, 'pipelines', 'churn'), artifactRoot, store);
+  expect(fromLinked.git).toEqual({ commit: head, branch: 'side', dirty: false });
+});
+
 test('a bundle is stored once under its digest and unpacks to the same files', async () => {
   const dir = makeTree('roundtrip', { 'a.txt': 'alpha', 'sub/b.txt': 'beta' });
   const bundle = await packCodeBundle(dir, artifactRoot, store);
