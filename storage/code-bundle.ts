@@ -180,7 +180,8 @@ export async function unpackCodeBundle(archivePath: string, destDir: string): Pr
 }
 
 async function git(dir: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync('git', ['-C', dir, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  // git reads GIT_DIR from the same environment mayBeInGitWorkTree does (under jest, a copy of the process's).
+  const { stdout } = await execFileAsync('git', ['-C', dir, ...args], { env: process.env, maxBuffer: 64 * 1024 * 1024 });
   return stdout;
 }
 

@@ -3,6 +3,7 @@ import { LaunchProgress } from '../../domain/launch';
 import { getOrCreateExperiment } from '../../store/experiments';
 import { insertLaunch } from '../../store/launches';
 import { launchBegunUpdate } from '../../workflows/definitions';
+import { launchWorkflowId } from '../../workflows/ids';
 import { badSpecs } from '../fixtures/bad-specs';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
 import { eventually } from '../helpers/eventually';
@@ -137,13 +138,13 @@ test('GET with wait_seconds answers at the end; a fully cached relaunch answers 
   // And what it answered is what the database holds.
   expect(LaunchProgress.parse((await call('GET', `/api/v1/launches/${cached.launch_id}`)).json)).toMatchObject({ status: 'FINISHED', run_id: cached.run_id });
   // All of it, the update's answer included, in one workflow task.
-  const { events } = await ctx.client.workflow.getHandle(`launch/${cached.launch_id}`).fetchHistory();
+  const { events } = await ctx.client.workflow.getHandle(launchWorkflowId(cached.launch_id)).fetchHistory();
   expect((events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length).toBe(1);
   expect((events ?? []).filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length).toBe(1);
 
   // A launch that closed before an update reached it cannot answer one: the error the POST's
   // fallback to progressOf relies on.
-  await expect(ctx.client.workflow.getHandle(`launch/${cached.launch_id}`).executeUpdate(launchBegunUpdate)).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(ctx.client.workflow.getHandle(launchWorkflowId(cached.launch_id)).executeUpdate(launchBegunUpdate)).rejects.toBeInstanceOf(WorkflowNotFoundError);
 });
 
 test('with no worker to answer, the POST replies a bare RUNNING after its bounded wait; the launch is started', async () => {
@@ -154,7 +155,7 @@ test('with no worker to answer, the POST replies a bare RUNNING after its bounde
   expect(response.status).toBe(201);
   const progress = LaunchProgress.parse(await response.json());
   expect(progress).toEqual({ launch_id: progress.launch_id, run_id: '', status: 'RUNNING', stages: [] });
-  const handle = ctx.client.workflow.getHandle(`launch/${progress.launch_id}`);
+  const handle = ctx.client.workflow.getHandle(launchWorkflowId(progress.launch_id));
   expect((await handle.describe()).status.name).toBe('RUNNING');
   await handle.terminate('test over: no worker polls its task queue');
 });
@@ -246,10 +247,10 @@ describe('Idempotency-Key', () => {
 
     // After the launch ended: still the same launch, now with its final state, and still one workflow run.
     // (The progress says FINISHED while the workflow still records it: wait for it to close.)
-    await ctx.client.workflow.getHandle(`launch/${launchId}`).result();
+    await ctx.client.workflow.getHandle(launchWorkflowId(launchId)).result();
     const late = await post({ spec, trigger: 'cli' }, key);
     expect(late).toEqual({ status: 200, json: final });
-    const description = await ctx.client.workflow.getHandle(`launch/${launchId}`).describe();
+    const description = await ctx.client.workflow.getHandle(launchWorkflowId(launchId)).describe();
     expect(description.runId).toBe(runId);
     expect(description.status.name).toBe('COMPLETED');
     await expect(firstRunIdOf(launchId)).resolves.toBe(runId);
@@ -267,7 +268,7 @@ describe('Idempotency-Key', () => {
       });
     }
     const launchId = String(first.json.launch_id);
-    expect((await ctx.client.workflow.getHandle(`launch/${launchId}`).describe()).runId).toBe(await firstRunIdOf(launchId));
+    expect((await ctx.client.workflow.getHandle(launchWorkflowId(launchId)).describe()).runId).toBe(await firstRunIdOf(launchId));
   });
 
   test('concurrent POSTs with one key: one launch, one workflow on the task queue', async () => {
@@ -278,7 +279,7 @@ describe('Idempotency-Key', () => {
     const launchIds = new Set(answers.map((a) => a.json.launch_id));
     expect(launchIds.size).toBe(1);
     const [launchId] = [...launchIds];
-    const query = `TaskQueue = '${taskQueue}' AND WorkflowId = 'launch/${String(launchId)}'`;
+    const query = `TaskQueue = '${taskQueue}' AND WorkflowId = '${launchWorkflowId(String(launchId))}'`;
     const visible = await eventually(async () => ((await ctx.client.workflow.count(query)).count > 0 ? true : undefined));
     expect(visible).toBe(true);
     expect((await ctx.client.workflow.count(query)).count).toBe(1);
@@ -323,7 +324,7 @@ describe('GET /api/v1/launches', () => {
     for (const row of [...rows].reverse()) {
       await insertLaunch(ctx.pool, {
         launchId: row.launchId,
-        workflowId: `launch/${row.launchId}`,
+        workflowId: launchWorkflowId(row.launchId),
         experimentId: experiment.id,
         status: row.status,
         trigger: 'api',

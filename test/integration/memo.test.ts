@@ -5,6 +5,7 @@ import type { LaunchInput, LaunchProgress } from '../../domain/launch';
 import { filePathOf } from '../../storage/file-store';
 import { getLaunch } from '../../store/launches';
 import { getRun } from '../../store/runs';
+import { launchWorkflowId, stageWorkflowId } from '../../workflows/ids';
 import { recordHistories } from '../helpers/histories';
 import { httpRequest } from '../helpers/http';
 import { launch, uniqueId } from '../helpers/launches';
@@ -81,8 +82,8 @@ test('the change matrix: only what changed, and what depends on it, runs again',
   const unchanged = await run(base(pipeline()(experiment)));
   expect(sources(unchanged)).toEqual(['cached', 'cached', 'cached', 'cached']);
   // Settled by the launch itself: no stage workflow was started.
-  await expect(ctx.client.workflow.getHandle(`launch/${unchanged.launch_id}/stage/s1`).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
-  recordHistories('cached', [`launch/${unchanged.launch_id}`]);
+  await expect(ctx.client.workflow.getHandle(stageWorkflowId(unchanged.launch_id, 's1')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  recordHistories('cached', [launchWorkflowId(unchanged.launch_id)]);
   expect(unchanged.stages.map((s) => s.cached_from)).toEqual(first.stages.map((s) => s.run_id));
   // A cached stage is its own FINISHED run that names the run it took, at zero cost.
   const cachedRun = await getRun(ctx.pool, unchanged.stages[3]!.run_id);
@@ -112,7 +113,7 @@ test('the change matrix: only what changed, and what depends on it, runs again',
   // From s3 on the first launch's s1 and s2, although s2's param has changed since.
   const reexecuted = await run(base(pipeline({ p: 2, version4: 2 })(experiment), { from: 's3', reuse: first.launch_id }));
   expect(sources(reexecuted)).toEqual(['reused', 'reused', 'ran', 'ran']);
-  recordHistories('reexecuted', [`launch/${reexecuted.launch_id}`, `launch/${reexecuted.launch_id}/stage/s3`]);
+  recordHistories('reexecuted', [launchWorkflowId(reexecuted.launch_id), stageWorkflowId(reexecuted.launch_id, 's3')]);
   expect(reexecuted.stages.slice(0, 2).map((s) => s.reused_from)).toEqual(first.stages.slice(0, 2).map((s) => s.run_id));
   expect(await outputOf(reexecuted, 's4')).toBe('s1\ns2 p=1\ns3 v2\ns4\n');
   const parent = await getRun(ctx.pool, reexecuted.run_id);

@@ -8,7 +8,7 @@ import { joinUri } from '../../storage/object-store';
 import { parseS3Uri } from '../../storage/s3-store';
 import { createCloudDeps } from '../../workers/cloud-drivers';
 import { workflowLivenessOf } from '../../workers/maintenance-schedules';
-import { stageWorkflowId } from '../../workflows/ids';
+import { launchWorkflowId, stageWorkflowId } from '../../workflows/ids';
 import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
@@ -180,7 +180,7 @@ test('stages on emulated VMs get their own temporary credentials, nothing else o
   expect(existsSync(join(env.HOME!, '.aws'))).toBe(false);
 
   // The credentials never travel through a workflow payload: not in the launch's history nor in the stages'.
-  for (const workflowId of [`launch/${progress.launch_id}`, stageWorkflowId(progress.launch_id, 'copy'), stageWorkflowId(progress.launch_id, 'report')]) {
+  for (const workflowId of [launchWorkflowId(progress.launch_id), stageWorkflowId(progress.launch_id, 'copy'), stageWorkflowId(progress.launch_id, 'report')]) {
     const text = historyText(await ctx.client.workflow.getHandle(workflowId).fetchHistory());
     expect(text).toContain(progress.launch_id);
     for (const secret of secrets) expect(text).not.toContain(secret);

@@ -6,6 +6,7 @@ import { getLaunch, insertLaunch } from '../../store/launches';
 import { createPool, withTransaction } from '../../store/pool';
 import { createRun, getRun } from '../../store/runs';
 import { recordSettledStages, type SettledStageRecord } from '../../store/settled-stages';
+import { launchWorkflowId } from '../../workflows/ids';
 import { testEnv } from '../helpers/services';
 import { newRunId } from '../helpers/run-ids';
 
@@ -27,7 +28,7 @@ async function newLaunch(): Promise<{ launchId: string; runId: string }> {
   await createRun(pool, { runId, experimentId, name: 'launch', userId: 'u', startTime: 1, artifactUri: 'file:///a', tags: {} });
   await insertLaunch(pool, {
     launchId,
-    workflowId: `launch/${launchId}`,
+    workflowId: launchWorkflowId(launchId),
     experimentId,
     runId,
     trigger: 'api',
@@ -44,7 +45,7 @@ function settled(launchId: string, stage: string, overrides: Partial<SettledStag
     stage,
     runId: newRunId(),
     experimentId,
-    workflowId: `launch/${launchId}`,
+    workflowId: launchWorkflowId(launchId),
     userId: 'worker',
     artifactUri: `file:///a/${stage}`,
     time: 1_700_000_000_000,

@@ -68,6 +68,23 @@ test('git is found from a subfolder of a work tree and in a linked work tree, wh
   expect(fromLinked.git).toEqual({ commit: head, branch: 'side', dirty: false });
 });
 
+test('outside any .git, GIT_DIR and GIT_WORK_TREE in the environment still make a folder git', async () => {
+  const repo = makeTree('detached-repo', { 'tracked.py': 'x = 1\n' });
+  git(repo, 'init', '-q');
+  git(repo, 'add', '.');
+  git(repo, 'commit', '-qm', 'init');
+  const tree = makeTree('detached-tree', { 'tracked.py': 'x = 1\n' });
+  process.env.GIT_DIR = join(repo, '.git');
+  process.env.GIT_WORK_TREE = tree;
+  try {
+    const bundle = await packCodeBundle(tree, artifactRoot, store);
+    expect(bundle.git).toEqual({ commit: git(repo, 'rev-parse', 'HEAD').trim(), branch: expect.any(String) as string, dirty: false });
+  } finally {
+    delete process.env.GIT_DIR;
+    delete process.env.GIT_WORK_TREE;
+  }
+});
+
 test('a bundle is stored once under its digest and unpacks to the same files', async () => {
   const dir = makeTree('roundtrip', { 'a.txt': 'alpha', 'sub/b.txt': 'beta' });
   const bundle = await packCodeBundle(dir, artifactRoot, store);
