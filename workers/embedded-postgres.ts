@@ -4,6 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
+import { PortInUseError } from './free-port';
 
 export interface EmbeddedPostgresOptions {
   /** Folder that holds the cluster (`<dataDir>/pg`) and its generated password. */
@@ -49,12 +50,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(owner ?? {}) },
   );
   const logs = collectLogs(child, opts.onLog);
+  const outputEnded = new Promise((r) => child.once('close', r));
   const databaseUrl = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${DATABASE}`;
   try {
     await waitUntilAccepting(`postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres`, child, 60_000);
     await createDatabaseIfMissing(`postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/postgres`);
   } catch (err) {
     await stopProcess(child);
+    await outputEnded; // the reason is in its last lines
+    const bindFailure = logs.find((line) => /could not bind .*Address already in use/.test(line));
+    if (bindFailure) throw new PortInUseError(opts.port, bindFailure.replace(/^.*?LOG: {2}/, ''));
     throw new Error(`PostgreSQL did not start on port ${opts.port}: ${(err as Error).message}\n${logs.join('\n')}`, { cause: err });
   }
   return { databaseUrl, stop: () => stopProcess(child) };

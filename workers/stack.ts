@@ -7,6 +7,7 @@ import { migrate } from '../store/migrate';
 import { createPool } from '../store/pool';
 import type { MlfleetConfig } from './config';
 import { startEmbeddedPostgres } from './embedded-postgres';
+import { PortInUseError } from './free-port';
 import { ensureSearchAttributes } from './search-attributes';
 import { startTemporalDevServer } from './temporal-dev-server';
 import { setUpClouds } from './cloud-drivers';
@@ -23,6 +24,14 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
+/** Tells the user which setting moves a service off a port another process holds. */
+const namePortSetting =
+  (setting: string) =>
+  (err: unknown): never => {
+    if (err instanceof PortInUseError) throw new Error(`${err.message}; set ${setting} to another port`, { cause: err });
+    throw err;
+  };
+
 /**
  * Everything mlfleet needs on one machine: PostgreSQL and the Temporal dev server (unless
  * DATABASE_URL / TEMPORAL_ADDRESS point elsewhere), migrations, a worker and the API.
@@ -37,7 +46,7 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
     let databaseUrl = config.databaseUrl;
     if (!databaseUrl) {
       log(`starting PostgreSQL (embedded, data in ${config.dataDir}/pg) …`);
-      const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgresPort });
+      const postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgresPort }).catch(namePortSetting('MLFLEET_POSTGRES_PORT'));
       stops.push(() => postgres.stop());
       databaseUrl = postgres.databaseUrl;
     }
@@ -56,7 +65,7 @@ export async function startStack(config: MlfleetConfig, log: (line: string) => v
         port: config.temporalPort,
         uiPort: config.temporalUiPort,
         dbFilename: `${config.dataDir}/temporal.db`,
-      });
+      }).catch(namePortSetting('MLFLEET_TEMPORAL_PORT or MLFLEET_TEMPORAL_UI_PORT'));
       stops.push(() => temporal.stop());
       temporalAddress = temporal.address;
       temporalUiUrl = temporal.uiUrl;

@@ -3,6 +3,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { mlfleetSearchAttributes } from '../workflows/search-attributes';
+import { PortInUseError } from './free-port';
 import { projectRoot } from './project-root';
 
 export interface TemporalDevServerOptions {
@@ -77,11 +78,16 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
+  const outputEnded = new Promise((r) => child.once('close', r));
   const address = `127.0.0.1:${opts.port}`;
   try {
     await waitUntilServing(address, child, 60_000);
   } catch (err) {
     await stopProcess(child);
+    await outputEnded; // the reason is in its last lines
+    // The server also listens on ports it picks itself (HTTP, internal services): any may be taken.
+    const bindFailure = output.find((line) => /address already in use/i.test(line));
+    if (bindFailure) throw new PortInUseError(opts.port, bindFailure);
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output.join('\n')}`, { cause: err });
   }
   return {

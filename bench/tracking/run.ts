@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../workers/embedded-postgres';
-import { freePort } from '../../workers/free-port';
+import { freePort, startOnFreePort } from '../../workers/free-port';
 import { machine } from '../common/machine';
 import { writeResults } from '../common/results';
 import { MlflowRestClient } from './client';
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   log(`config: ${JSON.stringify(config)}`);
   const workRoot = mkdtempSync(join(tmpdir(), 'mlfleet-bench-'));
   log(`starting PostgreSQL (embedded, data in ${workRoot}/pg) …`);
-  const postgres = await startEmbeddedPostgres({ dataDir: workRoot, port: await freePort() });
+  const postgres = await startOnFreePort((port) => startEmbeddedPostgres({ dataDir: workRoot, port }));
   const adminUrl = databaseUrlOf(postgres.databaseUrl, 'postgres');
   const results: ServerResult[] = [];
   let postgresVersion: string;

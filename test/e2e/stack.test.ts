@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LaunchProgress } from '../../domain/launch';
 import { freePort } from '../../workers/free-port';
+import { holdPort } from '../helpers/held-port';
 import { runMlfleet } from '../helpers/processes';
 import { testEnv } from '../helpers/services';
 
@@ -134,3 +135,23 @@ test('DATABASE_URL and TEMPORAL_ADDRESS make `mlfleet up` use existing services 
     await up.exited;
   }
 }, 200_000);
+
+test.each([
+  ['MLFLEET_POSTGRES_PORT', { DATABASE_URL: '', TEMPORAL_ADDRESS: '' }, /could not bind IPv4 address "127\.0\.0\.1": Address already in use/],
+  ['MLFLEET_TEMPORAL_PORT', { TEMPORAL_ADDRESS: '' }, /address already in use/i],
+] as const)('`mlfleet up` on a %s another process holds says so and names the setting', async (setting, services, reason) => {
+  const held = await holdPort();
+  try {
+    const dataDir = mkdtempSync(join(testEnv().dataDir, 'port-taken-'));
+    const env = { DATABASE_URL: testEnv().databaseUrl, ...services, [setting]: String(held.port) };
+    const up = runMlfleet(['up', '--port', String(await freePort()), '--data-dir', dataDir], env);
+    expect(await up.exited).toBe(1);
+    const error = up.output().split('\n').find((line) => line.startsWith('mlfleet: '));
+    expect(error).toMatch(new RegExp(`^mlfleet: port ${held.port} on 127\\.0\\.0\\.1 is already in use: `));
+    expect(error).toMatch(reason);
+    expect(error).toMatch(new RegExp(`; set ${setting}\\b.* to another port$`));
+    expect(up.output()).not.toMatch(/Press Ctrl-C to stop/);
+  } finally {
+    await held.release();
+  }
+}, 120_000);

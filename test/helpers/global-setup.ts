@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../workers/embedded-postgres';
-import { freePort } from '../../workers/free-port';
+import { startOnFreePort } from '../../workers/free-port';
 import { startTemporalDevServer } from '../../workers/temporal-dev-server';
 import { createPool } from '../../store/pool';
 import { migrate } from '../../store/migrate';
@@ -16,8 +16,8 @@ import type { TestServices } from './services';
 export default async function globalSetup(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlfleet-test-'));
   const [postgres, temporal] = await Promise.all([
-    freePort().then((port) => startEmbeddedPostgres({ dataDir, port })),
-    freePort().then((port) => startTemporalDevServer({ port })),
+    startOnFreePort((port) => startEmbeddedPostgres({ dataDir, port })),
+    startOnFreePort((port) => startTemporalDevServer({ port })),
   ]);
   const pool = createPool(postgres.databaseUrl);
   try {
