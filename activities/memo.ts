@@ -4,7 +4,7 @@ import { CacheKeyMaterial } from '../domain/cache-key';
 import { canonicalJson } from '../domain/canonical-json';
 import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/snapshot';
 import { writeDatasetInputs } from '../store/datasets';
-import { dropMemo, findMemo, registerMemo } from '../store/memo';
+import { dropMemo, findMemo, findMemoCandidates, type MemoEntry, registerMemo } from '../store/memo';
 import { type Queryable, withTransaction } from '../store/pool';
 import { setTags } from '../store/runs';
 import { recordSettledStages, type SettledStageRecord } from '../store/settled-stages';
@@ -51,6 +51,8 @@ export interface BegunStage {
   artifactUri: string;
   prepared: Record<string, PreparedInput>;
   cacheKey: string;
+  /** The key without inputs, registered with the result so a launch finds its candidates in one query. */
+  materialDigest: string;
   hit?: StageOutputs;
 }
 
@@ -114,11 +116,11 @@ export function createMemoActivities(deps: ActivityDeps) {
       const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
       await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
       const hit = input.lookup ? await findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
-      return { artifactUri, prepared, cacheKey, ...(hit ? { hit } : {}) };
+      return { artifactUri, prepared, cacheKey, materialDigest: materialDigestOf(input.material), ...(hit ? { hit } : {}) };
     },
 
     /** A stage's end: records how it ended and, for a stage that ran and finished, registers its result under its key. */
-    async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; replace: boolean } }): Promise<void> {
+    async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; materialDigest?: string; replace: boolean } }): Promise<void> {
       await records.finishStage(input.finish);
       const { finish, register } = input;
       if (!register || finish.status !== 'FINISHED' || !finish.outputs) return;
@@ -127,6 +129,7 @@ export function createMemoActivities(deps: ActivityDeps) {
         {
           experimentId: register.experimentId,
           cacheKey: register.cacheKey,
+          ...(register.materialDigest !== undefined ? { materialDigest: register.materialDigest } : {}),
           stage: finish.stage,
           runId: finish.runId,
           launchId: finish.launchId,
@@ -155,6 +158,13 @@ export function createMemoActivities(deps: ActivityDeps) {
     async settleStages(input: SettleStagesInput): Promise<Record<string, SettledStage>> {
       const settled: Record<string, SettledStage> = {};
       const pinnedInputs: Record<string, PinnedInputs> = {};
+      // Each stage's key needs its upstream stages' output digests, so keys are known one by one;
+      // their candidates are not: one query for all of them.
+      const candidates = await findMemoCandidates(
+        pool,
+        input.experimentId,
+        input.stages.filter((stage) => stage.lookup && !input.reused[stage.name]).map((stage) => materialDigestOf(stage.material)),
+      );
       for (const stage of input.stages) {
         const earlier = input.reused[stage.name];
         if (earlier) {
@@ -188,7 +198,7 @@ export function createMemoActivities(deps: ActivityDeps) {
           throw err;
         }
         const cacheKey = cacheKeyOf({ ...stage.material, inputs: digestsOf(pinned.prepared) });
-        const hit = await findUsableMemo(input.experimentId, cacheKey, stage.runId);
+        const hit = await findUsableMemo(input.experimentId, cacheKey, stage.runId, candidates);
         if (!hit) continue;
         pinnedInputs[stage.name] = pinned;
         settled[stage.name] = { source: 'cached', sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
@@ -283,9 +293,13 @@ export function createMemoActivities(deps: ActivityDeps) {
     );
   }
 
-  /** The memoized result under `cacheKey` whose outputs are all still stored; one whose outputs are gone is forgotten. */
-  async function findUsableMemo(experimentId: string, cacheKey: string, runId: string): Promise<StageOutputs | undefined> {
-    const entry = await findMemo(pool, experimentId, cacheKey);
+  /**
+   * The memoized result under `cacheKey` whose outputs are all still stored; one whose outputs are
+   * gone is forgotten. A key missing from prefetched `candidates` is still looked up: entries
+   * registered without a material digest are found only by their key.
+   */
+  async function findUsableMemo(experimentId: string, cacheKey: string, runId: string, candidates?: Map<string, MemoEntry>): Promise<StageOutputs | undefined> {
+    const entry = candidates?.get(cacheKey) ?? (await findMemo(pool, experimentId, cacheKey));
     if (!entry || entry.runId === runId) return undefined;
     if (!(await outputsPresent(entry.outputs))) {
       await dropMemo(pool, experimentId, cacheKey, entry.runId);
@@ -309,6 +323,9 @@ interface DatasetFacts {
 }
 
 const cacheKeyOf = (material: CacheKeyMaterial): string => digestOf(canonicalJson(CacheKeyMaterial.parse(material)));
+
+/** The cache key a stage would have without inputs: shared by its memo entries, whatever they read. */
+const materialDigestOf = (material: Omit<CacheKeyMaterial, 'inputs'>): string => cacheKeyOf({ ...material, inputs: {} });
 
 const digestsOf = (prepared: Record<string, PreparedInput>): Record<string, string> =>
   Object.fromEntries(Object.entries(prepared).map(([name, p]) => [name, p.digest]));

@@ -5,6 +5,8 @@ import type { Queryable } from './pool';
 export interface MemoEntry {
   experimentId: string;
   cacheKey: string;
+  /** The stage's cache key without its inputs (candidates for a launch are fetched by it); absent on older entries. */
+  materialDigest?: string;
   stage: string;
   runId: string;
   launchId: string;
@@ -16,6 +18,7 @@ export interface MemoEntry {
 const MemoRow = z.object({
   experiment_id: z.number(),
   cache_key: z.string(),
+  material_digest: z.string().nullable(),
   stage: z.string(),
   run_id: z.string(),
   launch_id: z.string(),
@@ -29,6 +32,7 @@ const toEntry = (raw: unknown): MemoEntry => {
   return {
     experimentId: String(row.experiment_id),
     cacheKey: row.cache_key,
+    ...(row.material_digest !== null ? { materialDigest: row.material_digest } : {}),
     stage: row.stage,
     runId: row.run_id,
     launchId: row.launch_id,
@@ -43,6 +47,13 @@ export async function findMemo(db: Queryable, experimentId: string, cacheKey: st
   return rows[0] === undefined ? undefined : toEntry(rows[0]);
 }
 
+/** Every entry of the experiment whose material digest is one of `materialDigests`, by cache key. */
+export async function findMemoCandidates(db: Queryable, experimentId: string, materialDigests: string[]): Promise<Map<string, MemoEntry>> {
+  if (materialDigests.length === 0) return new Map();
+  const { rows } = await db.query('SELECT * FROM memo_entries WHERE experiment_id = $1::bigint AND material_digest = ANY($2::text[])', [experimentId, [...new Set(materialDigests)]]);
+  return new Map(rows.map(toEntry).map((entry) => [entry.cacheKey, entry]));
+}
+
 /**
  * Registers a result under its key. The first result of a key stays (concurrent launches that both
  * missed and both ran produce equal outputs, and either is correct) unless `replace` (a refreshed
@@ -50,9 +61,10 @@ export async function findMemo(db: Queryable, experimentId: string, cacheKey: st
  */
 export async function registerMemo(db: Queryable, entry: MemoEntry, replace: boolean): Promise<MemoEntry> {
   const { rows } = await db.query(
-    `INSERT INTO memo_entries AS m (experiment_id, cache_key, stage, run_id, launch_id, outputs, output_digests, created_at)
-     VALUES ($1::bigint, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+    `INSERT INTO memo_entries AS m (experiment_id, cache_key, stage, run_id, launch_id, outputs, output_digests, created_at, material_digest)
+     VALUES ($1::bigint, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $10)
      ON CONFLICT (experiment_id, cache_key) DO UPDATE SET
+       material_digest = COALESCE(EXCLUDED.material_digest, m.material_digest),
        stage = CASE WHEN $9 THEN EXCLUDED.stage ELSE m.stage END,
        run_id = CASE WHEN $9 THEN EXCLUDED.run_id ELSE m.run_id END,
        launch_id = CASE WHEN $9 THEN EXCLUDED.launch_id ELSE m.launch_id END,
@@ -70,6 +82,7 @@ export async function registerMemo(db: Queryable, entry: MemoEntry, replace: boo
       JSON.stringify(entry.outputDigests),
       entry.createdAt,
       replace,
+      entry.materialDigest ?? null,
     ],
   );
   return toEntry(rows[0]);

@@ -84,6 +84,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   let error: string | undefined;
   let prepared: Record<string, PreparedInput> = {};
   let cacheKey: string | undefined;
+  let materialDigest: string | undefined;
   let hit: { runId: string; outputs: Record<string, string>; outputDigests: Record<string, string> } | undefined;
   const startedAt = Date.now();
   const placed: PlacementReport = { failovers: [], preemptions: 0 };
@@ -105,7 +106,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
       // Pinning data can take long and heartbeats; a stage that reads only upstream outputs pins nothing.
       const pins = Object.values(input.inputs).some((ref) => ref.digest === undefined);
       const begun = await (pins ? pinning : bookkeeping).beginStage({ start, inputs: input.inputs, material: input.material, lookup: input.cache.lookup });
-      ({ artifactUri, prepared, cacheKey } = begun);
+      ({ artifactUri, prepared, cacheKey, materialDigest } = begun);
       hit = begun.hit;
     } else {
       ({ artifactUri } = await tracking.startStageRun(start));
@@ -146,7 +147,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
       // Only a stage that ran and finished registers its result: a failure is never memoized.
       const register =
         status === 'FINISHED' && agent && cacheKey !== undefined && input.cache.register !== 'never'
-          ? { experimentId: input.experimentId, cacheKey, replace: input.cache.register === 'replace' }
+          ? { experimentId: input.experimentId, cacheKey, ...(materialDigest !== undefined ? { materialDigest } : {}), replace: input.cache.register === 'replace' }
           : undefined;
       return Promise.all([released, bookkeeping.endStage({ finish, ...(register ? { register } : {}) })]);
     });

@@ -164,6 +164,43 @@ test('concurrent launches of one pipeline: both finish with correct outputs, and
   expect(await outputOf(third, 's4')).toBe('s1\ns2 p=1\ns3\ns4\n');
 }, 180_000);
 
+test('entries of one stage share a material digest and each launch takes the one its upstream outputs key; entries without it are still found', async () => {
+  const experiment = uniqueId('material');
+  const dir = codeDir();
+  const input = (p: number): LaunchInput => ({ spec: pipeline({ p })(experiment), code: { dir }, trigger: 'cli' });
+  await run(input(1));
+  expect(sources(await run(input(2)))).toEqual(['cached', 'ran', 'ran', 'ran']);
+  const entries = async () =>
+    (
+      await ctx.pool.query<{ stage: string; material_digest: string | null }>(
+        `SELECT m.stage, m.material_digest FROM memo_entries m JOIN experiments e USING (experiment_id) WHERE e.name = $1 ORDER BY m.stage`,
+        [experiment],
+      )
+    ).rows;
+  const registered = await entries();
+  expect(registered.map((e) => e.stage)).toEqual(['s1', 's2', 's2', 's3', 's3', 's4', 's4']);
+  const digestsOf = (stage: string) => new Set(registered.filter((e) => e.stage === stage).map((e) => e.material_digest));
+  // s3 and s4 did not change: both entries of each share one digest. s2's param is its material.
+  expect(digestsOf('s3').size).toBe(1);
+  expect(digestsOf('s4').size).toBe(1);
+  expect(digestsOf('s2').size).toBe(2);
+  expect(registered.every((e) => /^sha256:[0-9a-f]{64}$/.test(e.material_digest ?? ''))).toBe(true);
+
+  for (const p of [1, 2]) {
+    const again = await run(input(p));
+    expect(sources(again)).toEqual(['cached', 'cached', 'cached', 'cached']);
+    expect(await outputOf(again, 's4')).toBe(`s1\ns2 p=${p}\ns3\ns4\n`);
+  }
+
+  // Entries written before the column existed have none: found by their key, and given one when registered again.
+  await ctx.pool.query('UPDATE memo_entries SET material_digest = NULL WHERE experiment_id = (SELECT experiment_id FROM experiments WHERE name = $1)', [experiment]);
+  const legacy = await run(input(1));
+  expect(sources(legacy)).toEqual(['cached', 'cached', 'cached', 'cached']);
+  expect(await outputOf(legacy, 's4')).toBe('s1\ns2 p=1\ns3\ns4\n');
+  expect(sources(await run({ ...input(1), refresh: ['s4'] }))).toEqual(['cached', 'cached', 'cached', 'ran']);
+  expect((await entries()).filter((e) => e.material_digest !== null).map((e) => e.stage)).toEqual(['s4']);
+}, 240_000);
+
 describe('re-execution checks: nothing starts', () => {
   const post = (body: unknown) => httpRequest(baseUrl, 'POST', '/api/v1/launches', body);
   const launchCount = async (experiment: string): Promise<number> =>
