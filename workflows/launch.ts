@@ -176,6 +176,9 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       : {};
     const settledAt = Date.now();
 
+    // Settled stages' results are plain values: every promise a workflow makes costs a stack trace
+    // (the SDK's promise hook), which a fully cached launch of many stages felt.
+    const settledResults: Record<string, StageResult> = {};
     const results: Record<string, Promise<StageResult>> = {};
     let firstFailure: unknown;
     const dagScope = new CancellationScope();
@@ -196,7 +199,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
             ended_at: settledAt,
             duration_s: 0,
           });
-          results[name] = Promise.resolve({
+          settledResults[name] = {
             status: 'FINISHED',
             exit_code: 0,
             outputs: done.outputs,
@@ -205,11 +208,11 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
             ended_at: settledAt,
             source: done.source,
             input_digests: done.inputDigests,
-          });
+          };
           continue;
         }
         results[name] = (async () => {
-          const upstream = await Promise.all((deps[name] ?? []).map((d) => results[d]!));
+          const upstream = await Promise.all((deps[name] ?? []).map((d) => results[d] ?? Promise.resolve(settledResults[d]!)));
           const upstreamResults = Object.fromEntries((deps[name] ?? []).map((d, i) => [d, upstream[i]!]));
           const child = await startChild(stageRun, {
             workflowId: stageWorkflowId(launchId, name),
