@@ -1,5 +1,6 @@
 import { createComputeActivities } from './compute';
 import type { ActivityDeps } from './deps';
+import { createLaunchOpeningActivities } from './launch-opening';
 import { createMemoActivities } from './memo';
 import { createPipelineActivities } from './pipelines';
 import { createPriceActivities } from './prices';
@@ -11,11 +12,15 @@ export type { ActivityDeps } from './deps';
 
 /** All activities, wired over their dependencies; workflows import only this type. */
 export function createActivities(deps: ActivityDeps) {
+  const tracking = createTrackingActivities(deps);
+  const pipelines = createPipelineActivities(deps);
+  const memo = createMemoActivities(deps);
   return {
-    ...createTrackingActivities(deps),
+    ...tracking,
     ...createComputeActivities(deps),
-    ...createPipelineActivities(deps),
-    ...createMemoActivities(deps),
+    ...pipelines,
+    ...memo,
+    ...createLaunchOpeningActivities({ ...tracking, ...pipelines, ...memo }),
     ...createVmComputeActivities(deps),
     ...createReaperActivities(deps),
     ...createPriceActivities(deps),

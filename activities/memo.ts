@@ -2,6 +2,7 @@ import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { AgentInput } from '../domain/agent-job';
 import { CacheKeyMaterial } from '../domain/cache-key';
 import { canonicalJson } from '../domain/canonical-json';
+import type { StagePlan } from '../domain/stage-plan';
 import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/snapshot';
 import { writeDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, findMemoCandidates, type MemoEntry, registerMemo } from '../store/memo';
@@ -56,9 +57,6 @@ export interface BegunStage {
   hit?: StageOutputs;
 }
 
-/** A stage input as the launch plans it: another stage's output, or a data URI. */
-export type PlannedInputRef = { stage: string; output: string } | { uri: string; copy?: boolean };
-
 export interface SettleStagesInput {
   launchId: string;
   workflowId: string;
@@ -67,13 +65,7 @@ export interface SettleStagesInput {
   /** Stages a re-execution takes from the earlier launch (resolveReuse's answer). */
   reused: Record<string, StageOutputs>;
   /** Every stage of the launch in DAG order, with what its cache key is made of (less its inputs' digests). */
-  stages: Array<{
-    name: string;
-    runId: string;
-    lookup: boolean;
-    inputs: Record<string, PlannedInputRef>;
-    material: Omit<CacheKeyMaterial, 'inputs'>;
-  }>;
+  stages: StagePlan[];
 }
 
 /** A stage that did not need to run: taken from the memo (cached) or from an earlier launch (reused). */

@@ -7,7 +7,7 @@ import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
 import { COST_METRIC, DURATION_METRIC, LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
-import { createRun, endRun, getRunInfo, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
+import { createRun, endRunTimes, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
@@ -73,6 +73,14 @@ export interface FinishStageRunInput extends FinishRunInput {
   placement?: Record<string, string>;
 }
 
+/** A launch's code bundle: digest, where it is stored, its file list when just packed, its git facts. */
+interface LaunchBundle {
+  digest: string;
+  uri: string;
+  files?: CodeFile[];
+  git?: { commit: string; branch?: string; dirty: boolean };
+}
+
 /** `run artifacts` of a run, by MLflow's layout: `<root>/<experiment>/<run>/artifacts`. */
 export const runArtifactUri = (artifactRoot: string, experimentId: string, runId: string): string =>
   joinUri(artifactRoot, experimentId, runId, 'artifacts');
@@ -105,14 +113,12 @@ export function createStageRecords(deps: ActivityDeps) {
    * replay), or undefined when the run was never recorded (cancelled first).
    */
   async function finishRun(runId: string, status: TerminalRunStatus): Promise<number | undefined> {
-    if (!(await getRunInfo(db, runId))) return undefined;
-    await endRun(db, runId, status, Date.now());
-    const run = await getRunInfo(db, runId);
-    if (!run?.end_time) return undefined;
+    const times = await endRunTimes(db, runId, status, Date.now());
+    if (!times) return undefined;
     // Timestamped with the stored end time, so a replay logs the very same point (deduplicated).
-    const durationS = (run.end_time - run.start_time) / 1000;
-    await logMetrics(db, runId, [{ key: DURATION_METRIC, value: durationS, timestamp: run.end_time, step: 0 }]);
-    return run.end_time;
+    const durationS = (times.endTime - times.startTime) / 1000;
+    await logMetrics(db, runId, [{ key: DURATION_METRIC, value: durationS, timestamp: times.endTime, step: 0 }]);
+    return times.endTime;
   }
 
   return {
@@ -177,31 +183,35 @@ export function createTrackingActivities(deps: ActivityDeps) {
 
   const records = createStageRecords(deps);
 
+  /** The code bundle a launch runs: its folder packed, or an uploaded bundle checked to be stored. */
+  async function launchBundle(code: CodeSource | undefined): Promise<LaunchBundle | undefined> {
+    if (code && 'dir' in code) {
+      try {
+        return await packCodeBundle(code.dir, artifactRoot, store);
+      } catch (err) {
+        if (err instanceof CodeBundleError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw ApplicationFailure.nonRetryable(`cannot pack code from ${code.dir}: ${(err as Error).message}`, 'InvalidCode');
+        }
+        throw err;
+      }
+    }
+    if (!code) return undefined;
+    const uri = codeBundleUri(artifactRoot, code.bundle);
+    if (!(await store.exists(uri))) {
+      throw ApplicationFailure.nonRetryable(`code bundle ${code.bundle} is not in the artifact store`, 'InvalidCode');
+    }
+    // An uploaded bundle: its git facts are those its first upload reported.
+    const record = await getCodeBundle(pool, code.bundle);
+    const git = record?.gitCommit
+      ? { commit: record.gitCommit, dirty: record.gitDirty ?? false, ...(record.gitBranch ? { branch: record.gitBranch } : {}) }
+      : undefined;
+    return { digest: code.bundle, uri, ...(git ? { git } : {}) };
+  }
+
   return {
     async prepareLaunch(input: PrepareLaunchInput): Promise<PreparedLaunch> {
-      const experiment = await getOrCreateExperiment(pool, input.spec.experiment, artifactRoot);
-      let bundle: { digest: string; uri: string; files?: CodeFile[]; git?: { commit: string; branch?: string; dirty: boolean } } | undefined;
-      if (input.code && 'dir' in input.code) {
-        try {
-          bundle = await packCodeBundle(input.code.dir, artifactRoot, store);
-        } catch (err) {
-          if (err instanceof CodeBundleError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
-            throw ApplicationFailure.nonRetryable(`cannot pack code from ${input.code.dir}: ${(err as Error).message}`, 'InvalidCode');
-          }
-          throw err;
-        }
-      } else if (input.code) {
-        const uri = codeBundleUri(artifactRoot, input.code.bundle);
-        if (!(await store.exists(uri))) {
-          throw ApplicationFailure.nonRetryable(`code bundle ${input.code.bundle} is not in the artifact store`, 'InvalidCode');
-        }
-        // An uploaded bundle: its git facts are those its first upload reported.
-        const record = await getCodeBundle(pool, input.code.bundle);
-        const git = record?.gitCommit
-          ? { commit: record.gitCommit, dirty: record.gitDirty ?? false, ...(record.gitBranch ? { branch: record.gitBranch } : {}) }
-          : undefined;
-        bundle = { digest: input.code.bundle, uri, ...(git ? { git } : {}) };
-      }
+      // Independent reads: the experiment, and the code (packing a folder is the slow one).
+      const [experiment, bundle] = await Promise.all([getOrCreateExperiment(pool, input.spec.experiment, artifactRoot), launchBundle(input.code)]);
       const tags: Record<string, string> = {
         'mlfleet.launch_id': input.launchId,
         'mlfleet.trigger': input.trigger,
@@ -268,20 +278,25 @@ export function createTrackingActivities(deps: ActivityDeps) {
 
     /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {
-      const endTime = await records.finishRun(input.runId, input.status);
-      // Only a worker with clouds leases VMs: a local launch skips the query.
-      const totals = deps.clouds ? [...(await leaseTotals(pool, input.launchId)).values()] : [];
-      if (endTime !== undefined && totals.length > 0) {
+      // The run's end (with its cost) and the launch row's are independent writes.
+      const endRun = async (): Promise<void> => {
+        const endTime = await records.finishRun(input.runId, input.status);
+        // Only a worker with clouds leases VMs: a local launch skips the query.
+        const totals = deps.clouds ? [...(await leaseTotals(pool, input.launchId)).values()] : [];
+        if (endTime === undefined || totals.length === 0) return;
         await logMetrics(pool, input.runId, [
           { key: COST_METRIC, value: totals.reduce((sum, t) => sum + t.costUsd, 0), timestamp: endTime, step: 0 },
           { key: 'mlfleet.preemptions', value: totals.reduce((sum, t) => sum + t.preemptions, 0), timestamp: endTime, step: 0 },
         ]);
-      }
-      try {
-        await setLaunchStatus(pool, input.launchId, input.status, Date.now(), input.error);
-      } catch (err) {
-        if (!(err instanceof LaunchNotFoundError)) throw err;
-      }
+      };
+      const endLaunch = async (): Promise<void> => {
+        try {
+          await setLaunchStatus(pool, input.launchId, input.status, Date.now(), input.error);
+        } catch (err) {
+          if (!(err instanceof LaunchNotFoundError)) throw err;
+        }
+      };
+      await Promise.all([endRun(), endLaunch()]);
     },
   };
 }

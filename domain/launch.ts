@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ParamValue } from './param-value';
 import { applyParamOverrides } from './params';
-import { formatSpecIssues, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
+import { formatSpecIssues, parsePipelineSpec, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
 
 /** Where a launch's code comes from: an uploaded bundle by digest, or a folder the worker can read. */
 export const CodeSource = z.union([
@@ -69,6 +69,13 @@ export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec?: Pip
   if (!spec) return { input: parsed.data };
   checkStageOptions(spec, parsed.data);
   return { input: parsed.data, spec: applyParamOverrides(spec, params ?? {}) };
+}
+
+/** A registered pipeline version's stored spec, checked like any spec, with a launch's overrides applied. Throws SpecError. */
+export function registeredPipelineSpec(stored: unknown, input: Pick<LaunchInput, 'params' | 'refresh' | 'from'>): PipelineSpec {
+  const spec = applyParamOverrides(parsePipelineSpec(stored), input.params ?? {});
+  checkStageOptions(spec, input);
+  return spec;
 }
 
 /** `refresh` and `from` must name stages of the spec. Throws SpecError. */

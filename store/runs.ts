@@ -384,6 +384,38 @@ export function endRun(db: Queryable, runId: string, status: TerminalRunStatus, 
   );
 }
 
+const RunTimesRow = z.object({ start_time: z.number(), end_time: z.number().nullable() });
+
+/**
+ * endRun for a run that may not be recorded, in one round trip: answers the run's stored start and
+ * end times afterwards (the first end, on a replay), or undefined when there is no such run or it
+ * ended without an end time.
+ */
+export async function endRunTimes(
+  db: Queryable,
+  runId: string,
+  status: TerminalRunStatus,
+  endTime: number,
+): Promise<{ startTime: number; endTime: number } | undefined> {
+  const { rows } = await db.query(
+    named(
+      'mlfleet_end_run_times',
+      `WITH updated AS (
+         UPDATE runs SET status = $2, end_time = $3
+         WHERE run_uuid = $1 AND status <> ALL($4::text[])
+         RETURNING start_time, end_time
+       )
+       SELECT start_time, end_time FROM updated
+       UNION ALL
+       SELECT start_time, end_time FROM runs WHERE run_uuid = $1 AND NOT EXISTS (SELECT 1 FROM updated)`,
+      [runId, status, endTime, TERMINAL_RUN_STATUSES],
+    ),
+  );
+  if (rows.length === 0) return undefined;
+  const row = RunTimesRow.parse(rows[0]);
+  return row.end_time === null ? undefined : { startTime: row.start_time, endTime: row.end_time };
+}
+
 /** Moves a run that has not ended to RUNNING (or SCHEDULED); an ended run keeps its status. */
 export function setRunStatus(db: Queryable, runId: string, status: 'RUNNING' | 'SCHEDULED'): Promise<RunStatus> {
   return guardedStatusUpdate(

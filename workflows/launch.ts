@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -18,20 +19,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PlannedInputRef, SettledStage, StageInputRef, StageOutputs } from '../activities/memo';
-import { descendants, stageDependencies, topologicalOrder, upstreamOf } from '../domain/dag';
-import { copiesInput, type InputSpec, inputValue, parseInputRef } from '../domain/input-ref';
-import {
-  checkStageOptions,
-  type CodeSource,
-  type LaunchInput,
-  type LaunchProgress,
-  parseLaunchInput,
-  type StageProgress,
-} from '../domain/launch';
-import type { CacheKeyMaterial } from '../domain/cache-key';
-import { applyParamOverrides } from '../domain/params';
-import { parsePipelineSpec, type PipelineSpec, SpecError } from '../domain/pipeline-spec';
+import type { OpeningFailureDetails } from '../activities/launch-opening';
+import type { SettledStage, StageInputRef, StageOutputs } from '../activities/memo';
+import type { PreparedLaunch } from '../activities/tracking';
+import { stageDependencies, topologicalOrder, upstreamOf } from '../domain/dag';
+import type { CodeSource, LaunchInput, LaunchProgress, StageProgress } from '../domain/launch';
+import type { PipelineSpec } from '../domain/pipeline-spec';
+import { cachePolicies, type PlannedInputRef, plannedInputs, readsData, stageMaterial, stagePlans } from '../domain/stage-plan';
 import { launchBegunUpdate, launchProgressQuery } from './definitions';
 import { bookkeepingOptions, pinningOptions } from './activity-options';
 import { failureMessage } from './failure-message';
@@ -44,7 +38,7 @@ import {
   TemporalScheduledById,
   TemporalScheduledStartTime,
 } from './search-attributes';
-import { type StageCachePolicy, type StageResult, stageRun } from './stage';
+import { type StageResult, stageRun } from './stage';
 
 // Launches started before stages could be settled without a child workflow replay without it.
 const SETTLE_STAGES_PATCH = 'settle-stages';
@@ -67,18 +61,22 @@ const LOCAL_BOOKKEEPING_PATCH = 'local-launch-bookkeeping';
 const localTracking = proxyLocalActivities<Activities>(bookkeepingOptions);
 const localPreparation = proxyLocalActivities<Activities>(preparationOptions);
 
+// Launches started before their opening was one local activity (openLaunch) replay it step by
+// step, with their input checked in the workflow.
+const OPEN_LAUNCH_PATCH = 'open-launch';
+
 /**
  * A launch: one execution of a pipeline, recorded as a parent MLflow run. Stages run as child
  * workflows in DAG order, independent branches in parallel. The first stage failure cancels the
  * stages still running and skips those not started; cancelling the launch does the same.
  */
 export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchProgress> {
-  const { spec: inlineSpec, input } = validate(rawInput);
+  const opensInActivity = patched(OPEN_LAUNCH_PATCH);
+  const checked = opensInActivity ? undefined : await checkInWorkflow(rawInput);
   const info = workflowInfo();
   const launchId = launchIdFromWorkflowId(info.workflowId);
-  const trigger = input.trigger ?? 'temporal';
   const schedule = scheduledBy();
-  const local = patched(LOCAL_BOOKKEEPING_PATCH);
+  const local = opensInActivity || patched(LOCAL_BOOKKEEPING_PATCH);
   const bookkeeping = local ? localTracking : tracking;
 
   // Run ids are chosen here (uuid4 is replay-safe), so every write that names them is idempotent.
@@ -94,86 +92,36 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
 
   let status: 'FINISHED' | 'FAILED' | 'KILLED' = 'FAILED';
   let error: string | undefined;
-  let title = input.pipeline ?? inlineSpec?.experiment ?? '';
+  let title = checked ? (checked.input.pipeline ?? checked.spec?.experiment ?? '') : '';
+  let endRecorded = false;
   try {
-    const { spec, code } = inlineSpec ? { spec: inlineSpec, code: input.code } : await resolvePipeline(input, bookkeeping);
-    title = spec.experiment;
-    const order = topologicalOrder(spec);
-    const deps = stageDependencies(spec);
-    // A re-execution takes every stage upstream of `from` from the earlier launch, checked before anything starts.
-    const reused: Record<string, StageOutputs> =
-      input.from && input.reuse ? await bookkeeping.resolveReuse({ launchId: input.reuse, stages: upstreamOf(spec, input.from) }) : {};
-    // The `from` stage and everything downstream of it run whatever the memo holds.
-    const rerunFrom = new Set(input.from ? descendants(spec, input.from) : []);
-    // Listed as the spec lists them, as the database does once the launch is over.
-    progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' }));
-    upsertSearchAttributes([
-      { key: MlfleetExperiment, value: spec.experiment },
-      { key: MlfleetLaunch, value: launchId },
-      { key: MlfleetTrigger, value: trigger },
-    ]);
-    showDetails(title, progress);
-
-    const launch = await (local ? localPreparation : preparation).prepareLaunch({
+    const opening: Opening = {
       launchId,
       workflowId: info.workflowId,
-      runId: progress.run_id,
-      spec,
-      params: input.params ?? {},
-      ...(code ? { code } : {}),
-      ...(input.pipeline ? { pipeline: input.pipeline } : {}),
+      progress,
       ...(schedule ? { schedule } : {}),
-      ...(input.from && input.reuse ? { from: input.from, reuse: input.reuse } : {}),
-      trigger,
-    });
-    progress.experiment_id = launch.experimentId;
-
-    /** --no-cache, --refresh and a re-execution's `from` stage and descendants run and replace what is memoized. */
-    const cachePolicy = (name: string): StageCachePolicy => {
-      if (spec.stages[name]?.cache?.enabled === false) return { lookup: false, register: 'never' };
-      const rerun =
-        input.no_cache === true ||
-        (input.refresh ?? []).includes(name) ||
-        rerunFrom.has(name);
-      return rerun ? { lookup: false, register: 'replace' } : { lookup: true, register: 'first' };
+      announce: (spec, trigger) => {
+        title = spec.experiment;
+        upsertSearchAttributes([
+          { key: MlfleetExperiment, value: spec.experiment },
+          { key: MlfleetLaunch, value: launchId },
+          { key: MlfleetTrigger, value: trigger },
+        ]);
+        showDetails(title, progress);
+      },
+      // Pinning can take long: the launch has begun before it, not once it is done.
+      beginPinning: () => {
+        begun = true;
+      },
     };
-
-    /** The stage's cache key material, less its inputs' digests (known once its inputs are). */
-    const material = (name: string): Omit<CacheKeyMaterial, 'inputs'> => {
-      const stage = spec.stages[name]!;
-      const codeDigest = launch.stageCodeDigests?.[name] ?? launch.codeDigest;
-      return {
-        command: stage.command,
-        ...(stage.image !== undefined ? { image: stage.image } : {}),
-        ...(codeDigest !== undefined ? { code: codeDigest } : {}),
-        params: stage.params ?? {},
-        env: stage.env ?? {},
-        ...(stage.cache?.version !== undefined ? { version: stage.cache.version } : {}),
-      };
-    };
-
-    // Reused stages and every memo hit reachable from the roots are settled in one activity, without
-    // a child workflow each. (Launches started before this existed replay without it.) Pinning data
-    // can take long and heartbeats; a launch whose stages read only upstream outputs pins nothing.
-    const pins = Object.values(spec.stages).some((stage) => Object.values(plannedInputs(stage.inputs ?? {})).some((ref) => 'uri' in ref));
-    // Pinning can take long: the launch has begun before it, not once it is done.
-    begun = pins;
-    const settled: Record<string, SettledStage> = patched(SETTLE_STAGES_PATCH)
-      ? await (local && !pins ? localTracking : settling).settleStages({
-          launchId,
-          workflowId: info.workflowId,
-          parentRunId: progress.run_id,
-          experimentId: launch.experimentId,
-          reused,
-          stages: order.map((name) => ({
-            name,
-            runId: stageProgress(name).run_id,
-            lookup: cachePolicy(name).lookup,
-            inputs: plannedInputs(spec.stages[name]!.inputs ?? {}),
-            material: material(name),
-          })),
-        })
-      : {};
+    const { spec, options, launch, settled, finished } = checked
+      ? await openInWorkflow(checked, opening, local, bookkeeping)
+      : await openInActivity(rawInput, opening);
+    endRecorded = finished;
+    const trigger = options.trigger ?? 'temporal';
+    const order = topologicalOrder(spec);
+    const deps = stageDependencies(spec);
+    const cachePolicy = cachePolicies(spec, options);
     const settledAt = Date.now();
 
     // Settled stages' results are plain values: every promise a workflow makes costs a stack trace
@@ -229,7 +177,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
                 ...(launch.codeBundleUri ? { codeBundleUri: launch.codeBundleUri } : {}),
                 inputs: resolveInputs(plannedInputs(stage.inputs ?? {}), upstreamResults),
                 outputs: stage.outputs ?? {},
-                material: material(name),
+                material: stageMaterial(spec, name, launch),
                 cache: cachePolicy(name),
                 ...(launch.placement ? { placement: { resources: stage.resources ?? {} } } : {}),
               },
@@ -290,7 +238,8 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       await Promise.allSettled(Object.values(results));
     });
 
-    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('launch cancelled');
+    // A launch whose opening recorded its end has nothing a cancellation could stop: it finished.
+    if (!endRecorded && CancellationScope.current().consideredCancelled) throw new CancelledFailure('launch cancelled');
     if (firstFailure !== undefined) {
       throw ApplicationFailure.nonRetryable(`launch ${launchId} failed: ${failureMessage(firstFailure)}`, 'LaunchFailed');
     }
@@ -304,10 +253,13 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
     }
     throw err;
   } finally {
-    // Safe even if preparation failed half-way: it ends only what was recorded.
-    await CancellationScope.nonCancellable(() =>
-      bookkeeping.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
-    );
+    // Safe even if the opening failed half-way: it ends only what was recorded. An opening that
+    // settled every stage has recorded the end already.
+    if (!endRecorded) {
+      await CancellationScope.nonCancellable(() =>
+        bookkeeping.finishLaunch({ launchId, runId: progress.run_id, status, ...(error !== undefined ? { error } : {}) }),
+      );
+    }
     // Only now, so a query that sees the launch ended can rely on the database having its final state.
     progress.status = status;
     if (error !== undefined) progress.error = error;
@@ -318,8 +270,83 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
   }
 }
 
-/** The input as given by any caller (REST, CLI, Temporal CLI/UI, schedules), checked once more. */
-function validate(rawInput: unknown): { spec?: PipelineSpec; input: LaunchInput } {
+/** What opening a launch needs from the workflow, and tells it back. */
+interface Opening {
+  launchId: string;
+  workflowId: string;
+  /** Its stages are listed (with their run ids) once the spec is known. */
+  progress: LaunchProgress;
+  schedule?: { id: string; nominalTime: string };
+  /** The spec is known: title the launch and set its search attributes. */
+  announce(spec: PipelineSpec, trigger: string): void;
+  /** Stages are about to be settled in an activity that pins data. */
+  beginPinning(): void;
+}
+
+/** A launch, opened: what it launches and which stages need no run. */
+interface OpenedLaunch {
+  spec: PipelineSpec;
+  options: Omit<LaunchInput, 'spec'>;
+  launch: PreparedLaunch;
+  settled: Record<string, SettledStage>;
+  /** The launch's end (FINISHED) is recorded: it has nothing left to run. */
+  finished: boolean;
+}
+
+/**
+ * The opening as one local activity (openLaunch), which checks the input with the same schema the
+ * API does. When stages read data, they are settled after it, in an activity that heartbeats while
+ * it pins. A launch that cannot open fails with the reason itself, not an activity failure around it.
+ */
+async function openInActivity(rawInput: unknown, opening: Opening): Promise<OpenedLaunch> {
+  const { progress } = opening;
+  let opened;
+  try {
+    opened = await localPreparation.openLaunch({
+      input: rawInput,
+      launchId: opening.launchId,
+      workflowId: opening.workflowId,
+      runId: progress.run_id,
+      ...(opening.schedule ? { schedule: opening.schedule } : {}),
+    });
+  } catch (err) {
+    // A local activity's failure may arrive as the activity's own ApplicationFailure or wrapped in an ActivityFailure.
+    const failure = err instanceof ActivityFailure ? err.cause : err;
+    if (!(failure instanceof ApplicationFailure)) throw err;
+    // Stages it would have run are listed (and then skipped) when the opening knew them.
+    const { stages } = (failure.details?.[0] ?? {}) as Partial<OpeningFailureDetails>;
+    if (Array.isArray(stages)) progress.stages = stages.map((name) => ({ name: String(name), run_id: '', status: 'PENDING' }));
+    throw failure;
+  }
+  const { spec, options, prepared, stageRunIds } = opened;
+  // Listed as the spec lists them, as the database does once the launch is over.
+  progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: stageRunIds[name]!, status: 'PENDING' }));
+  progress.experiment_id = prepared.experimentId;
+  opening.announce(spec, options.trigger ?? 'temporal');
+  let { settled } = opened;
+  if (!settled) {
+    opening.beginPinning();
+    settled = await settling.settleStages({
+      launchId: opening.launchId,
+      workflowId: opening.workflowId,
+      parentRunId: progress.run_id,
+      experimentId: prepared.experimentId,
+      reused: opened.reused ?? {},
+      stages: stagePlans(spec, options, prepared, stageRunIds),
+    });
+  }
+  return { spec, options, launch: prepared, settled, finished: opened.finished };
+}
+
+/**
+ * The input as given by any caller, checked in the workflow: how launches started before openLaunch
+ * replay. The schemas are loaded only here, so other launches never evaluate them.
+ */
+async function checkInWorkflow(rawInput: unknown): Promise<{ spec?: PipelineSpec; input: LaunchInput }> {
+  const [{ parseLaunchInput }, { SpecError }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../domain/launch'),
+    import(/* webpackMode: "eager" */ '../domain/pipeline-spec'),
+  ]);
   try {
     return parseLaunchInput(rawInput);
   } catch (err) {
@@ -329,13 +356,68 @@ function validate(rawInput: unknown): { spec?: PipelineSpec; input: LaunchInput 
   }
 }
 
+/** The opening step by step, each step its own activity, as launches started before openLaunch replay it. */
+async function openInWorkflow(
+  checked: { spec?: PipelineSpec; input: LaunchInput },
+  opening: Opening,
+  local: boolean,
+  bookkeeping: typeof tracking,
+): Promise<OpenedLaunch> {
+  const { input } = checked;
+  const { launchId, progress, schedule } = opening;
+  const trigger = input.trigger ?? 'temporal';
+  const { spec, code } = checked.spec ? { spec: checked.spec, code: input.code } : await resolvePipeline(input, bookkeeping);
+  // A re-execution takes every stage upstream of `from` from the earlier launch, checked before anything starts.
+  const reused: Record<string, StageOutputs> =
+    input.from && input.reuse ? await bookkeeping.resolveReuse({ launchId: input.reuse, stages: upstreamOf(spec, input.from) }) : {};
+  // Listed as the spec lists them, as the database does once the launch is over.
+  progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: newRunId(), status: 'PENDING' }));
+  opening.announce(spec, trigger);
+
+  const launch = await (local ? localPreparation : preparation).prepareLaunch({
+    launchId,
+    workflowId: opening.workflowId,
+    runId: progress.run_id,
+    spec,
+    params: input.params ?? {},
+    ...(code ? { code } : {}),
+    ...(input.pipeline ? { pipeline: input.pipeline } : {}),
+    ...(schedule ? { schedule } : {}),
+    ...(input.from && input.reuse ? { from: input.from, reuse: input.reuse } : {}),
+    trigger,
+  });
+  progress.experiment_id = launch.experimentId;
+
+  // Reused stages and every memo hit reachable from the roots are settled in one activity, without
+  // a child workflow each. (Launches started before this existed replay without it.) Pinning data
+  // can take long and heartbeats; a launch whose stages read only upstream outputs pins nothing.
+  const pins = readsData(spec);
+  if (pins) opening.beginPinning();
+  const runIds = Object.fromEntries(progress.stages.map((stage) => [stage.name, stage.run_id]));
+  const settled: Record<string, SettledStage> = patched(SETTLE_STAGES_PATCH)
+    ? await (local && !pins ? localTracking : settling).settleStages({
+        launchId,
+        workflowId: opening.workflowId,
+        parentRunId: progress.run_id,
+        experimentId: launch.experimentId,
+        reused,
+        stages: stagePlans(spec, input, launch, runIds),
+      })
+    : {};
+  const { spec: _inline, ...options } = input;
+  return { spec, options, launch, settled, finished: false };
+}
+
 /** A registered pipeline version: its spec (checked like any spec) and, unless overridden, its code. */
 async function resolvePipeline(input: LaunchInput, bookkeeping: typeof tracking): Promise<{ spec: PipelineSpec; code?: CodeSource }> {
   const resolved = await bookkeeping.resolvePipeline({ ref: input.pipeline! });
+  const [{ registeredPipelineSpec }, { SpecError }] = await Promise.all([
+    import(/* webpackMode: "eager" */ '../domain/launch'),
+    import(/* webpackMode: "eager" */ '../domain/pipeline-spec'),
+  ]);
   let spec: PipelineSpec;
   try {
-    spec = applyParamOverrides(parsePipelineSpec(resolved.spec), input.params ?? {});
-    checkStageOptions(spec, input);
+    spec = registeredPipelineSpec(resolved.spec, input);
   } catch (err) {
     if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');
     throw err;
@@ -357,17 +439,6 @@ function showDetails(title: string, progress: LaunchProgress): void {
   const lines = progress.stages.map((s) => `| ${s.name} | ${s.status} | ${s.error ?? ''} |`);
   setCurrentDetails(
     [`**${title}** launch \`${progress.launch_id}\` — ${progress.status}`, '', '| stage | status | error |', '|---|---|---|', ...lines].join('\n'),
-  );
-}
-
-/** A stage's inputs as upstream references or data URIs, for planning before anything ran. */
-function plannedInputs(inputs: Record<string, InputSpec>): Record<string, PlannedInputRef> {
-  return Object.fromEntries(
-    Object.entries(inputs).map(([name, spec]): [string, PlannedInputRef] => {
-      const ref = parseInputRef(inputValue(spec));
-      if (ref?.kind === 'upstream') return [name, { stage: ref.stage, output: ref.output }];
-      return [name, { uri: inputValue(spec), ...(copiesInput(spec) ? { copy: true } : {}) }];
-    }),
   );
 }
 

@@ -3,7 +3,7 @@ import type { Activities } from '../activities';
 import type { RunStageInput } from '../activities/compute';
 import type { ProvisionedVm, VmOutcome } from '../activities/vm-compute';
 import type { AgentStatus } from '../domain/agent-job';
-import { PlacementBlock, PROVISION_BLOCKED_FAILURE } from '../domain/offer';
+import type { PlacementBlock } from '../domain/offer';
 import type { RankedOffer } from '../domain/placement';
 import type { Resources } from '../domain/pipeline-spec';
 import { bookkeepingOptions, stageComputeOptions } from './activity-options';
@@ -82,7 +82,7 @@ export async function runPlaced(stage: RunStageInput, resources: Resources, repo
       }
     }
     if (failure !== undefined) {
-      const block = blockOf(failure);
+      const block = await blockOf(failure);
       if (!block) throw failure;
       blocks.push(block);
       report.failovers.push(block.reason);
@@ -101,10 +101,15 @@ export async function runPlaced(stage: RunStageInput, resources: Resources, repo
   throw ApplicationFailure.nonRetryable(`stage '${stage.stage}': no placement held after ${MAX_PLACEMENTS} attempts: ${report.failovers.join('; ')}`, 'PlacementExhausted');
 }
 
-/** The block a classified create failure carries, if that is what ended the attempt. */
-function blockOf(err: unknown): PlacementBlock | undefined {
+/**
+ * The block a classified create failure carries, if that is what ended the attempt. Its schema is
+ * loaded only here: a stage that never fails over never evaluates it.
+ */
+async function blockOf(err: unknown): Promise<PlacementBlock | undefined> {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  if (!(cause instanceof ApplicationFailure) || cause.type !== PROVISION_BLOCKED_FAILURE) return undefined;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const { PlacementBlock, PROVISION_BLOCKED_FAILURE } = await import(/* webpackMode: "eager" */ '../domain/offer');
+  if (cause.type !== PROVISION_BLOCKED_FAILURE) return undefined;
   const parsed = PlacementBlock.safeParse(cause.details?.[0]);
   return parsed.success ? parsed.data : undefined;
 }

@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { upstreamOf } from '../../domain/dag';
-import { checkStageOptions, type LaunchInput, parseLaunchInput } from '../../domain/launch';
-import { applyParamOverrides } from '../../domain/params';
+import { type LaunchInput, parseLaunchInput, registeredPipelineSpec } from '../../domain/launch';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../../domain/pipeline-spec';
 import { codeBundleUri } from '../../storage/code-bundle';
 import type { ObjectStore } from '../../storage/object-store';
@@ -36,11 +35,7 @@ export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Pro
     const [name, version] = input.pipeline.split('@') as [string, string];
     const registered = await getPipelineVersion(deps.pool, name, Number(version));
     if (!registered) throw invalid(`pipeline: unknown pipeline version '${input.pipeline}'`);
-    spec = parseOr400(() => {
-      const resolved = applyParamOverrides(parsePipelineSpec(registered.spec), input.params ?? {});
-      checkStageOptions(resolved, input);
-      return resolved;
-    });
+    spec = parseOr400(() => registeredPipelineSpec(registered.spec, input));
   }
   // A re-execution needs every upstream result of the earlier launch, still stored: else nothing starts.
   if (spec && input.from !== undefined && input.reuse !== undefined) {

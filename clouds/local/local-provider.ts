@@ -11,6 +11,10 @@ import { buildLocalAgent, type LocalAgent } from './agent-bundle';
 // How long the agent gets to stop its command and upload logs before everything is killed.
 const AGENT_STOP_GRACE_MS = 15_000;
 
+// How long an agent that has written its status gets to exit by itself before it is stopped: it is
+// only finishing up (an agent rebuilding its code cache writes it as it exits; a SIGTERM would lose it).
+const AGENT_EXIT_WAIT_MS = 1_000;
+
 /**
  * Runs each stage's agent as a detached local process in `<workRoot>/<key>/`. Detached, so a
  * worker that dies (even by SIGKILL) leaves it running and the retried activity adopts it.
@@ -73,6 +77,7 @@ export class LocalProvider implements ComputeProvider {
   async terminate(key: string): Promise<void> {
     const dir = this.jobDir(key);
     const agentPid = readPid(join(dir, jobFiles.agentPid));
+    if (existsSync(join(dir, jobFiles.status))) await this.untilExited(dir, AGENT_EXIT_WAIT_MS, 5);
     if (this.agentAlive(dir)) {
       // SIGTERM lets the agent stop its command and keep its logs; SIGKILL follows if it lingers.
       try {
@@ -80,8 +85,7 @@ export class LocalProvider implements ComputeProvider {
       } catch {
         // exited meanwhile
       }
-      const deadline = Date.now() + AGENT_STOP_GRACE_MS;
-      while (this.agentAlive(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await this.untilExited(dir, AGENT_STOP_GRACE_MS, 100);
     }
     killGroup(agentPid, 'SIGKILL');
     killGroup(readPid(join(dir, jobFiles.commandPid)), 'SIGKILL');
@@ -94,6 +98,12 @@ export class LocalProvider implements ComputeProvider {
     await this.terminate(key);
     const dir = this.jobDir(key);
     for (const record of [jobFiles.status, jobFiles.agentPid, jobFiles.commandPid]) await rm(join(dir, record), { force: true });
+  }
+
+  /** Waits until the job's agent is gone, checking every `everyMs`, for at most `withinMs`. */
+  private async untilExited(dir: string, withinMs: number, everyMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    while (this.agentAlive(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, everyMs));
   }
 
   /** Alive and really our agent: a recycled pid must not be mistaken for it. */

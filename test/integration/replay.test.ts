@@ -7,9 +7,9 @@ import { workflowBundle } from '../helpers/temporal';
 
 // Committed histories of real launches (recorded with MLFLEET_RECORD_HISTORIES=1): today's workflow
 // code must replay each of them without a determinism error, or running launches would break.
-// `v1-*`, `v2-*` and `v3-*` were recorded by earlier workflow code (v2: before pinning and
-// memoization; v3: before a stage's teardown ran beside its end's record): keep them, launches it
-// started may still be running.
+// `v1-*` to `v4-*` were recorded by earlier workflow code (v2: before pinning and memoization; v3:
+// before a stage's teardown ran beside its end's record; v4: before a launch opened in one local
+// activity): keep them, launches it started may still be running.
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
 interface RecordedHistory {

@@ -7,6 +7,7 @@ import {
   RunNotFoundError,
   createRun,
   endRun,
+  endRunTimes,
   getRun,
   getRunInfo,
   listChildRuns,
@@ -116,6 +117,15 @@ describe('run status', () => {
     expect(await setRunStatus(pool, runId, 'RUNNING')).toBe('FINISHED');
     const info = await getRunInfo(pool, runId);
     expect(info).toMatchObject({ status: 'FINISHED', end_time: 1_700_000_100_000 });
+  });
+
+  test('endRunTimes answers the stored times: the first end on a replay, nothing for an unknown run', async () => {
+    const { runId } = runInput();
+    await createRun(pool, runInput({ runId }));
+    expect(await endRunTimes(pool, runId, 'FINISHED', 1_700_000_100_000)).toEqual({ startTime: 1_700_000_000_000, endTime: 1_700_000_100_000 });
+    expect(await endRunTimes(pool, runId, 'FAILED', 1_700_000_200_000)).toEqual({ startTime: 1_700_000_000_000, endTime: 1_700_000_100_000 });
+    expect(await getRunInfo(pool, runId)).toMatchObject({ status: 'FINISHED', end_time: 1_700_000_100_000 });
+    expect(await endRunTimes(pool, newRunId(), 'FAILED', 1)).toBeUndefined();
   });
 
   test('updateRunInfo follows MLflow: unguarded, and renames through the tag too', async () => {
