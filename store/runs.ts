@@ -355,33 +355,34 @@ export async function createRun(db: Queryable, input: CreateRunInput): Promise<M
 }
 
 /**
- * Runs a guarded status UPDATE (a constant of this module, never user input) and returns the new
- * status, or the unchanged one when the guard refused the change.
+ * Runs a guarded UPDATE of a run (a constant of this module, never user input) and reads `columns`
+ * of the run afterwards: as updated, or unchanged when the guard refused the change. Undefined when
+ * there is no such run.
  */
-async function guardedStatusUpdate(db: Queryable, runId: string, sql: string, values: unknown[]): Promise<RunStatus> {
+async function guardedUpdate<T>(db: Queryable, runId: string, sql: string, values: unknown[], columns: string, row: z.ZodType<T>): Promise<T | undefined> {
   const { rows } = await db.query(
-    `WITH updated AS (${sql} RETURNING status)
-     SELECT status FROM updated
+    `WITH updated AS (${sql} RETURNING ${columns})
+     SELECT ${columns} FROM updated
      UNION ALL
-     SELECT status FROM runs WHERE run_uuid = $1 AND NOT EXISTS (SELECT 1 FROM updated)`,
+     SELECT ${columns} FROM runs WHERE run_uuid = $1 AND NOT EXISTS (SELECT 1 FROM updated)`,
     [runId, ...values],
   );
-  if (rows.length === 0) throw new RunNotFoundError(runId);
-  return StatusRow.parse(rows[0]).status;
+  return rows.length === 0 ? undefined : row.parse(rows[0]);
 }
 
-/**
- * Ends the run unless it already ended, so a late replay cannot overwrite the real outcome.
- * Returns the status the run has afterwards.
- */
+/** A guarded status UPDATE: returns the new status, or the unchanged one when the guard refused the change. */
+async function guardedStatusUpdate(db: Queryable, runId: string, sql: string, values: unknown[]): Promise<RunStatus> {
+  const updated = await guardedUpdate(db, runId, sql, values, 'status', StatusRow);
+  if (!updated) throw new RunNotFoundError(runId);
+  return updated.status;
+}
+
+// Ending a run never overwrites an earlier end, so a late replay cannot change the real outcome.
+const END_RUN = `UPDATE runs SET status = $2, end_time = $3 WHERE run_uuid = $1 AND status <> ALL($4::text[])`;
+
+/** Ends the run unless it already ended. Returns the status the run has afterwards. */
 export function endRun(db: Queryable, runId: string, status: TerminalRunStatus, endTime: number): Promise<RunStatus> {
-  return guardedStatusUpdate(
-    db,
-    runId,
-    `UPDATE runs SET status = $2, end_time = $3
-     WHERE run_uuid = $1 AND status <> ALL($4::text[])`,
-    [status, endTime, TERMINAL_RUN_STATUSES],
-  );
+  return guardedStatusUpdate(db, runId, END_RUN, [status, endTime, TERMINAL_RUN_STATUSES]);
 }
 
 const RunTimesRow = z.object({ start_time: z.number(), end_time: z.number().nullable() });
@@ -397,23 +398,8 @@ export async function endRunTimes(
   status: TerminalRunStatus,
   endTime: number,
 ): Promise<{ startTime: number; endTime: number } | undefined> {
-  const { rows } = await db.query(
-    named(
-      'mlfleet_end_run_times',
-      `WITH updated AS (
-         UPDATE runs SET status = $2, end_time = $3
-         WHERE run_uuid = $1 AND status <> ALL($4::text[])
-         RETURNING start_time, end_time
-       )
-       SELECT start_time, end_time FROM updated
-       UNION ALL
-       SELECT start_time, end_time FROM runs WHERE run_uuid = $1 AND NOT EXISTS (SELECT 1 FROM updated)`,
-      [runId, status, endTime, TERMINAL_RUN_STATUSES],
-    ),
-  );
-  if (rows.length === 0) return undefined;
-  const row = RunTimesRow.parse(rows[0]);
-  return row.end_time === null ? undefined : { startTime: row.start_time, endTime: row.end_time };
+  const times = await guardedUpdate(db, runId, END_RUN, [status, endTime, TERMINAL_RUN_STATUSES], 'start_time, end_time', RunTimesRow);
+  return times?.end_time == null ? undefined : { startTime: times.start_time, endTime: times.end_time };
 }
 
 /** Moves a run that has not ended to RUNNING (or SCHEDULED); an ended run keeps its status. */

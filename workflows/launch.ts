@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -283,8 +282,8 @@ interface Opening {
   beginPinning(): void;
 }
 
-/** A launch, opened: what it launches and which stages need no run. */
-interface OpenedLaunch {
+/** A launch, opened (by either path): what it launches and which stages need no run. */
+interface Opened {
   spec: PipelineSpec;
   options: Omit<LaunchInput, 'spec'>;
   launch: PreparedLaunch;
@@ -296,9 +295,9 @@ interface OpenedLaunch {
 /**
  * The opening as one local activity (openLaunch), which checks the input with the same schema the
  * API does. When stages read data, they are settled after it, in an activity that heartbeats while
- * it pins. A launch that cannot open fails with the reason itself, not an activity failure around it.
+ * it pins.
  */
-async function openInActivity(rawInput: unknown, opening: Opening): Promise<OpenedLaunch> {
+async function openInActivity(rawInput: unknown, opening: Opening): Promise<Opened> {
   const { progress } = opening;
   let opened;
   try {
@@ -310,13 +309,12 @@ async function openInActivity(rawInput: unknown, opening: Opening): Promise<Open
       ...(opening.schedule ? { schedule: opening.schedule } : {}),
     });
   } catch (err) {
-    // A local activity's failure may arrive as the activity's own ApplicationFailure or wrapped in an ActivityFailure.
-    const failure = err instanceof ActivityFailure ? err.cause : err;
-    if (!(failure instanceof ApplicationFailure)) throw err;
+    // A local activity's failure arrives as the activity's own ApplicationFailure, with no ActivityFailure around it.
+    if (!(err instanceof ApplicationFailure)) throw err;
     // Stages it would have run are listed (and then skipped) when the opening knew them.
-    const { stages } = (failure.details?.[0] ?? {}) as Partial<OpeningFailureDetails>;
+    const { stages } = (err.details?.[0] ?? {}) as Partial<OpeningFailureDetails>;
     if (Array.isArray(stages)) progress.stages = stages.map((name) => ({ name: String(name), run_id: '', status: 'PENDING' }));
-    throw failure;
+    throw err;
   }
   const { spec, options, prepared, stageRunIds } = opened;
   // Listed as the spec lists them, as the database does once the launch is over.
@@ -362,7 +360,7 @@ async function openInWorkflow(
   opening: Opening,
   local: boolean,
   bookkeeping: typeof tracking,
-): Promise<OpenedLaunch> {
+): Promise<Opened> {
   const { input } = checked;
   const { launchId, progress, schedule } = opening;
   const trigger = input.trigger ?? 'temporal';

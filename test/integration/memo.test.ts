@@ -1,14 +1,20 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import type { OpenedLaunch } from '../../activities/launch-opening';
+import { LocalProvider } from '../../clouds/local/local-provider';
 import type { LaunchInput, LaunchProgress } from '../../domain/launch';
 import { filePathOf } from '../../storage/file-store';
+import { createStorage } from '../../storage/storage';
 import { getLaunch } from '../../store/launches';
 import { getRun } from '../../store/runs';
 import { launchWorkflowId, stageWorkflowId } from '../../workflows/ids';
 import { recordHistories } from '../helpers/histories';
 import { httpRequest } from '../helpers/http';
 import { launch, uniqueId } from '../helpers/launches';
+import { newRunId } from '../helpers/run-ids';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
 // Memoized stages and re-execution (issue 5) through real launches: the change matrix over a
@@ -200,6 +206,33 @@ test('entries of one stage share a material digest and each launch takes the one
   expect(sources(await run({ ...input(1), refresh: ['s4'] }))).toEqual(['cached', 'cached', 'cached', 'ran']);
   expect((await entries()).filter((e) => e.material_digest !== null).map((e) => e.stage)).toEqual(['s4']);
 }, 240_000);
+
+test('a retried opening of a fully cached launch writes the same runs once and records its end', async () => {
+  const experiment = uniqueId('reopen');
+  const input: LaunchInput = { spec: pipeline()(experiment), code: { dir: codeDir() }, trigger: 'cli' };
+  await run(input);
+  const activities = createActivities({
+    pool: ctx.pool,
+    store: createStorage().objects,
+    artifactRoot: ctx.artifactRoot,
+    trackingUri: 'http://127.0.0.1:9',
+    provider: new LocalProvider(join(ctx.dataDir, 'reopen-work')),
+  });
+  const launchId = uniqueId('reopened');
+  const opening = { input, launchId, workflowId: launchWorkflowId(launchId), runId: newRunId() };
+  // As a worker that died after the activity's writes would leave it: the retry runs it again.
+  const openLaunch = (): Promise<OpenedLaunch> => new MockActivityEnvironment().run((o: typeof opening) => activities.openLaunch(o), opening);
+  const first = await openLaunch();
+  const retried = await openLaunch();
+  expect(first.finished).toBe(true);
+  expect(retried.stageRunIds).toEqual(first.stageRunIds);
+  expect(Object.values(retried.settled ?? {}).map((s) => s.source)).toEqual(['cached', 'cached', 'cached', 'cached']);
+  const { rows } = await ctx.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM tags WHERE key = 'mlfleet.launch_id' AND value = $1", [launchId]);
+  expect(rows[0]?.n).toBe(5); // the launch run and its four stage runs, once each
+  const stored = await getLaunch(ctx.pool, launchId);
+  expect(stored?.status).toBe('FINISHED');
+  expect((await getRun(ctx.pool, opening.runId))?.info.status).toBe('FINISHED');
+});
 
 describe('re-execution checks: nothing starts', () => {
   const post = (body: unknown) => httpRequest(baseUrl, 'POST', '/api/v1/launches', body);
