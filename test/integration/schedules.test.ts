@@ -120,9 +120,20 @@ test('an every schedule: create, describe, list, trigger, backfill, update, paus
   });
 
   // trigger: one launch now, tagged trigger=schedule, grouped under the experiment.
-  expect((await call('POST', `/api/v1/schedules/${name}/trigger`, {})).status).toBe(200);
-  // (A real every-1m firing may happen meanwhile, at a whole minute; the trigger's nominal time is now.)
-  const triggered = await eventually(async () => (await describe(name)).recent_actions.find((a) => !a.scheduled_at.endsWith(':00.000Z')));
+  const trigger = async (): Promise<void> => expect((await call('POST', `/api/v1/schedules/${name}/trigger`, {})).status).toBe(200);
+  let skipped = (await describe(name)).skipped_overlap;
+  await trigger();
+  // (A real every-1m firing may happen meanwhile, at a whole minute; the trigger's nominal time is now.
+  // A trigger takes the schedule's overlap policy, skip: one that meets such a firing's launch still
+  // running is skipped, and is sent again.)
+  const triggered = await eventually(async () => {
+    const view = await describe(name);
+    const action = view.recent_actions.find((a) => !a.scheduled_at.endsWith(':00.000Z'));
+    if (action || view.skipped_overlap === skipped) return action;
+    skipped = view.skipped_overlap;
+    await trigger();
+    return undefined;
+  });
   expect(triggered.launch_id.startsWith(`sched-${name}-`)).toBe(true);
   const first = await ended(triggered.launch_id);
   expect(first.status).toBe('FINISHED');
