@@ -1,11 +1,11 @@
 import { createComputeActivities } from './compute';
 import type { ActivityDeps } from './deps';
 import { createLaunchOpeningActivities } from './launch-opening';
-import { createMemoActivities } from './memo';
+import { createMemoActivities, createStageSettling } from './memo';
 import { createPipelineActivities } from './pipelines';
 import { createPriceActivities } from './prices';
 import { createReaperActivities } from './reaper';
-import { createTrackingActivities } from './tracking';
+import { createLaunchRecords, createTrackingActivities } from './tracking';
 import { createVmComputeActivities } from './vm-compute';
 
 export type { ActivityDeps } from './deps';
@@ -20,7 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createComputeActivities(deps),
     ...pipelines,
     ...memo,
-    ...createLaunchOpeningActivities({ ...tracking, ...pipelines, ...memo }),
+    ...createLaunchOpeningActivities({ ...tracking, ...pipelines, ...memo, ...createLaunchRecords(deps), ...createStageSettling(deps) }),
     ...createVmComputeActivities(deps),
     ...createReaperActivities(deps),
     ...createPriceActivities(deps),

@@ -4,9 +4,9 @@ import { upstreamOf } from '../domain/dag';
 import { type CodeSource, type LaunchInput, parseLaunchInput, registeredPipelineSpec } from '../domain/launch';
 import { type PipelineSpec, SpecError } from '../domain/pipeline-spec';
 import { readsData, stagePlans } from '../domain/stage-plan';
-import type { createMemoActivities, SettledStage, StageOutputs } from './memo';
+import type { createMemoActivities, createStageSettling, SettledStage, StageOutputs } from './memo';
 import type { createPipelineActivities } from './pipelines';
-import type { createTrackingActivities, PreparedLaunch } from './tracking';
+import type { createLaunchRecords, createTrackingActivities, PreparedLaunch, PrepareLaunchInput } from './tracking';
 
 export interface OpenLaunchInput {
   /** The workflow's input as its caller gave it (REST, CLI, Temporal CLI/UI, schedules): checked here. */
@@ -40,10 +40,12 @@ export interface OpeningFailureDetails {
   stages: string[];
 }
 
-/** The activities an opening is made of. */
+/** The activities, and the steps of activities, an opening is made of. */
 type OpeningSteps = Pick<ReturnType<typeof createTrackingActivities>, 'prepareLaunch' | 'finishLaunch'> &
+  ReturnType<typeof createLaunchRecords> &
   Pick<ReturnType<typeof createPipelineActivities>, 'resolvePipeline'> &
-  Pick<ReturnType<typeof createMemoActivities>, 'resolveReuse' | 'settleStages'>;
+  Pick<ReturnType<typeof createMemoActivities>, 'resolveReuse'> &
+  Pick<ReturnType<typeof createStageSettling>, 'findSettled' | 'recordSettled'>;
 
 /** The launch's opening as one activity, over the activities it is made of. */
 export function createLaunchOpeningActivities(steps: OpeningSteps) {
@@ -62,7 +64,7 @@ export function createLaunchOpeningActivities(steps: OpeningSteps) {
       try {
         const { spec: _inline, ...options } = input;
         const reused = input.from && input.reuse ? await steps.resolveReuse({ launchId: input.reuse, stages: upstreamOf(spec, input.from) }) : {};
-        const prepared = await steps.prepareLaunch({
+        const record: PrepareLaunchInput = {
           launchId,
           workflowId,
           runId,
@@ -73,21 +75,29 @@ export function createLaunchOpeningActivities(steps: OpeningSteps) {
           ...(opening.schedule ? { schedule: opening.schedule } : {}),
           ...(input.from && input.reuse ? { from: input.from, reuse: input.reuse } : {}),
           trigger: input.trigger ?? 'temporal',
-        });
+        };
         const stageRunIds = Object.fromEntries(Object.keys(spec.stages).map((name) => [name, stageRunIdOf(runId, name)]));
-        const opened = { options, spec, prepared, stageRunIds };
-        if (readsData(spec)) return { ...opened, reused, finished: false };
-        const settled = await steps.settleStages({
+        if (readsData(spec)) {
+          const prepared = await steps.prepareLaunch(record);
+          return { options, spec, prepared, stageRunIds, reused, finished: false };
+        }
+        const plan = await steps.planLaunch(record);
+        const { prepared } = plan;
+        const settling = {
           launchId,
           workflowId,
           parentRunId: runId,
           experimentId: prepared.experimentId,
           reused,
           stages: stagePlans(spec, options, prepared, stageRunIds),
-        });
+        };
+        // Looking the stages up needs only the plan: it runs while the launch is recorded.
+        const [, found] = await Promise.all([steps.recordLaunch(plan), steps.findSettled(settling)]);
+        await steps.recordSettled(settling, found);
+        const { settled } = found;
         const finished = Object.keys(spec.stages).every((name) => settled[name] !== undefined);
         if (finished) await steps.finishLaunch({ launchId, runId, status: 'FINISHED' });
-        return { ...opened, settled, finished };
+        return { options, spec, prepared, stageRunIds, settled, finished };
       } catch (err) {
         // A launch that cannot go on once its spec is known still lists its stages (as skipped).
         if (!(err instanceof ApplicationFailure) || !err.nonRetryable) throw err;

@@ -6,7 +6,6 @@ import type { StagePlan } from '../domain/stage-plan';
 import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/snapshot';
 import { writeDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, findMemoCandidates, type MemoEntry, registerMemo } from '../store/memo';
-import { type Queryable, withTransaction } from '../store/pool';
 import { setTags } from '../store/runs';
 import { recordSettledStages, type SettledStageRecord } from '../store/settled-stages';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
@@ -82,158 +81,24 @@ const permanent = (err: unknown, type: string): never => {
   throw ApplicationFailure.nonRetryable((err as Error).message, type);
 };
 
-/** Memoization activities: begin and end memoized stages, settle the stages a launch need not run, resolve re-executions. */
-export function createMemoActivities(deps: ActivityDeps) {
+/** What finding a launch's settled stages produced: the stages, and what settled ones read. */
+export interface FoundSettled {
+  settled: Record<string, SettledStage>;
+  pinnedInputs: Record<string, PinnedInputs>;
+}
+
+/**
+ * Settling a launch's stages in two steps: `findSettled` finds the stages that need no run and
+ * writes nothing of them; `recordSettled` writes their runs. A launch's opening records the launch
+ * while it looks its stages up. Also the pinning and input records a stage's start shares.
+ */
+export function createStageSettling(deps: ActivityDeps) {
   const { pool, store, artifactRoot, provider } = deps;
   const casRoot = joinUri(artifactRoot, 'cas');
-  const records = createStageRecords(deps);
 
   /** True when every output of a stored result is still in the artifact store. */
   const outputsPresent = async (outputs: Record<string, string>): Promise<boolean> =>
     (await Promise.all(Object.values(outputs).map((uri) => store.exists(uri)))).every(Boolean);
-
-  return {
-    /**
-     * A stage's start, in one activity: records its run, pins every data input to a snapshot
-     * (stored in PostgreSQL, in the store and as a run artifact), logs every input as an MLflow
-     * dataset input (so `datasets.digest = '…'` finds each run that read it), derives the cache key
-     * (tagged on the run) and, when lookups are on, finds a memoized result whose outputs are all
-     * still stored. Only digests and URIs cross Temporal.
-     */
-    async beginStage(input: BeginStageInput): Promise<BegunStage> {
-      const { artifactUri } = await records.startStage(input.start);
-      const pinned = await pinInputs(input.inputs);
-      const { prepared } = pinned;
-      await withTransaction(pool, (tx) => recordInputs(tx, input.start.experimentId, [{ runId: input.start.runId, pinned }]));
-      const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
-      await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
-      const hit = input.lookup ? await findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
-      return { artifactUri, prepared, cacheKey, materialDigest: materialDigestOf(input.material), ...(hit ? { hit } : {}) };
-    },
-
-    /** A stage's end: records how it ended and, for a stage that ran and finished, registers its result under its key. */
-    async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; materialDigest?: string; replace: boolean } }): Promise<void> {
-      await records.finishStage(input.finish);
-      const { finish, register } = input;
-      if (!register || finish.status !== 'FINISHED' || !finish.outputs) return;
-      await registerMemo(
-        pool,
-        {
-          experimentId: register.experimentId,
-          cacheKey: register.cacheKey,
-          ...(register.materialDigest !== undefined ? { materialDigest: register.materialDigest } : {}),
-          stage: finish.stage,
-          runId: finish.runId,
-          launchId: finish.launchId,
-          outputs: finish.outputs,
-          outputDigests: finish.outputDigests ?? {},
-          createdAt: Date.now(),
-        },
-        register.replace,
-      );
-    },
-
-    /** The results of `stages` in an earlier launch, for a launch that re-executes from a later stage. */
-    async resolveReuse(input: { launchId: string; stages: string[] }): Promise<Record<string, StageOutputs>> {
-      const found = await findReusableOutputs(pool, input.launchId, input.stages, (uri) => store.exists(uri));
-      if (!found.ok) throw ApplicationFailure.nonRetryable(found.problem, 'ReuseUnavailable');
-      return found.stages;
-    },
-
-    /**
-     * Settles, in one activity, every stage of a launch that needs no run: those a re-execution
-     * takes from the earlier launch, and then, in DAG order, each stage whose upstream stages are
-     * all settled and whose cache key has a usable memoized result. Each gets its own FINISHED
-     * child run naming the run it took, written concurrently. A fully cached launch thus costs a
-     * few activities, not a child workflow per stage; the others run as usual.
-     */
-    async settleStages(input: SettleStagesInput): Promise<Record<string, SettledStage>> {
-      const settled: Record<string, SettledStage> = {};
-      const pinnedInputs: Record<string, PinnedInputs> = {};
-      // Each stage's key needs its upstream stages' output digests, so keys are known one by one;
-      // their candidates are not: one query for all of them.
-      const candidates = await findMemoCandidates(
-        pool,
-        input.experimentId,
-        input.stages.filter((stage) => stage.lookup && !input.reused[stage.name]).map((stage) => materialDigestOf(stage.material)),
-      );
-      for (const stage of input.stages) {
-        const earlier = input.reused[stage.name];
-        if (earlier) {
-          settled[stage.name] = { source: 'reused', sourceRunId: earlier.runId, outputs: earlier.outputs, outputDigests: earlier.outputDigests, inputDigests: {} };
-          continue;
-        }
-        if (!stage.lookup) continue;
-        const refs: Record<string, StageInputRef> = {};
-        let ready = true;
-        for (const [name, ref] of Object.entries(stage.inputs)) {
-          if ('uri' in ref) {
-            refs[name] = ref;
-            continue;
-          }
-          const upstream = settled[ref.stage];
-          const uri = upstream?.outputs[ref.output];
-          const digest = upstream?.outputDigests[ref.output];
-          if (uri === undefined || digest === undefined) {
-            ready = false;
-            break;
-          }
-          refs[name] = { uri, digest };
-        }
-        if (!ready) continue;
-        let pinned;
-        try {
-          pinned = await pinInputs(refs);
-        } catch (err) {
-          // The stage itself runs into it again and fails with the reason on its own run.
-          if (err instanceof ApplicationFailure && err.type === SNAPSHOT_FAILED) continue;
-          throw err;
-        }
-        const cacheKey = cacheKeyOf({ ...stage.material, inputs: digestsOf(pinned.prepared) });
-        const hit = await findUsableMemo(input.experimentId, cacheKey, stage.runId, candidates);
-        if (!hit) continue;
-        pinnedInputs[stage.name] = pinned;
-        settled[stage.name] = { source: 'cached', sourceRunId: hit.runId, outputs: hit.outputs, outputDigests: hit.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
-      }
-      // Three statements in one transaction for all of them, however many stages settled.
-      const time = Date.now();
-      const records: SettledStageRecord[] = input.stages.flatMap((stage) => {
-        const result = settled[stage.name];
-        if (!result) return [];
-        return [{
-          launchId: input.launchId,
-          stage: stage.name,
-          runId: stage.runId,
-          experimentId: input.experimentId,
-          workflowId: input.workflowId,
-          userId: RUN_USER,
-          artifactUri: runArtifactUri(artifactRoot, input.experimentId, stage.runId),
-          time,
-          tags: {
-            ...stageRunTags({ ...input, stage: stage.name }, provider.name),
-            ...(result.cacheKey !== undefined ? { 'mlfleet.cache_key': result.cacheKey } : {}),
-            [`mlfleet.${result.source}_from`]: result.sourceRunId,
-          },
-          params: stringParams(stage.material.params),
-          source: result.source,
-          sourceRunId: result.sourceRunId,
-          ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
-          outputs: result.outputs,
-          outputDigests: result.outputDigests,
-          inputDigests: result.inputDigests,
-        }];
-      });
-      await withTransaction(pool, async (tx) => {
-        await recordSettledStages(tx, records);
-        await recordInputs(
-          tx,
-          input.experimentId,
-          input.stages.flatMap((stage) => (pinnedInputs[stage.name] ? [{ runId: stage.runId, pinned: pinnedInputs[stage.name]! }] : [])),
-        );
-      });
-      return settled;
-    },
-  };
 
   /** Pins the data inputs of `refs` (upstream outputs already carry their digest); nothing is written to a run yet. */
   async function pinInputs(refs: Record<string, StageInputRef>): Promise<PinnedInputs> {
@@ -267,8 +132,11 @@ export function createMemoActivities(deps: ActivityDeps) {
     return { prepared, datasets, manifests };
   }
 
-  /** Each run's record of what it read: its dataset inputs, and a copy of each manifest among its artifacts. */
-  async function recordInputs(db: Queryable, experimentId: string, runs: Array<{ runId: string; pinned: PinnedInputs }>): Promise<void> {
+  /**
+   * Each run's record of what it read: its dataset inputs, and a copy of each manifest among its
+   * artifacts. Idempotent, so it needs no transaction: a retry completes what an attempt left.
+   */
+  async function recordInputs(experimentId: string, runs: Array<{ runId: string; pinned: PinnedInputs }>): Promise<void> {
     for (const { runId, pinned } of runs) {
       for (const [name, manifest] of Object.entries(pinned.manifests)) {
         // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
@@ -276,7 +144,7 @@ export function createMemoActivities(deps: ActivityDeps) {
       }
     }
     await writeDatasetInputs(
-      db,
+      pool,
       experimentId,
       runs.map(({ runId, pinned }) => ({
         runId,
@@ -286,19 +154,226 @@ export function createMemoActivities(deps: ActivityDeps) {
   }
 
   /**
-   * The memoized result under `cacheKey` whose outputs are all still stored; one whose outputs are
-   * gone is forgotten. A key missing from prefetched `candidates` is still looked up: entries
-   * registered without a material digest are found only by their key.
+   * The memoized result under `cacheKey` that another run registered, unchecked: from prefetched
+   * `candidates`, or looked up (entries registered without a material digest are found only by key).
    */
-  async function findUsableMemo(experimentId: string, cacheKey: string, runId: string, candidates?: Map<string, MemoEntry>): Promise<StageOutputs | undefined> {
+  async function memoFor(experimentId: string, cacheKey: string, runId: string, candidates?: Map<string, MemoEntry>): Promise<MemoEntry | undefined> {
     const entry = candidates?.get(cacheKey) ?? (await findMemo(pool, experimentId, cacheKey));
-    if (!entry || entry.runId === runId) return undefined;
-    if (!(await outputsPresent(entry.outputs))) {
-      await dropMemo(pool, experimentId, cacheKey, entry.runId);
-      return undefined;
-    }
-    return { runId: entry.runId, outputs: entry.outputs, outputDigests: entry.outputDigests };
+    return entry && entry.runId !== runId ? entry : undefined;
   }
+
+  /** Whether an entry's outputs are all still stored; one whose outputs are gone is forgotten. */
+  async function usable(entry: MemoEntry): Promise<boolean> {
+    if (await outputsPresent(entry.outputs)) return true;
+    await dropMemo(pool, entry.experimentId, entry.cacheKey, entry.runId);
+    return false;
+  }
+
+  /**
+   * One pass over the stages in DAG order: those a re-execution takes from the earlier launch, and
+   * each stage whose upstream stages all settled and whose key has a memoized result not in
+   * `unusable`. Pinned inputs are kept in `pins` across passes (a stage's refs do not change).
+   */
+  async function settlePass(input: SettleStagesInput, candidates: Map<string, MemoEntry>, unusable: Set<string>, pins: Map<string, PinnedInputs>) {
+    const settled: Record<string, SettledStage> = {};
+    const hits = new Map<string, MemoEntry>();
+    for (const stage of input.stages) {
+      const earlier = input.reused[stage.name];
+      if (earlier) {
+        settled[stage.name] = { source: 'reused', sourceRunId: earlier.runId, outputs: earlier.outputs, outputDigests: earlier.outputDigests, inputDigests: {} };
+        continue;
+      }
+      if (!stage.lookup) continue;
+      const refs: Record<string, StageInputRef> = {};
+      let ready = true;
+      for (const [name, ref] of Object.entries(stage.inputs)) {
+        if ('uri' in ref) {
+          refs[name] = ref;
+          continue;
+        }
+        const upstream = settled[ref.stage];
+        const uri = upstream?.outputs[ref.output];
+        const digest = upstream?.outputDigests[ref.output];
+        if (uri === undefined || digest === undefined) {
+          ready = false;
+          break;
+        }
+        refs[name] = { uri, digest };
+      }
+      if (!ready) continue;
+      let pinned = pins.get(stage.name);
+      if (!pinned) {
+        try {
+          pinned = await pinInputs(refs);
+        } catch (err) {
+          // The stage itself runs into it again and fails with the reason on its own run.
+          if (err instanceof ApplicationFailure && err.type === SNAPSHOT_FAILED) continue;
+          throw err;
+        }
+        pins.set(stage.name, pinned);
+      }
+      const cacheKey = cacheKeyOf({ ...stage.material, inputs: digestsOf(pinned.prepared) });
+      const entry = unusable.has(cacheKey) ? undefined : await memoFor(input.experimentId, cacheKey, stage.runId, candidates);
+      if (!entry) continue;
+      hits.set(stage.name, entry);
+      settled[stage.name] = { source: 'cached', sourceRunId: entry.runId, outputs: entry.outputs, outputDigests: entry.outputDigests, cacheKey, inputDigests: digestsOf(pinned.prepared) };
+    }
+    return { settled, hits };
+  }
+
+  return {
+    pinInputs,
+    recordInputs,
+
+    /** The memoized result under `cacheKey` whose outputs are all still stored. */
+    async findUsableMemo(experimentId: string, cacheKey: string, runId: string): Promise<StageOutputs | undefined> {
+      const entry = await memoFor(experimentId, cacheKey, runId);
+      if (!entry || !(await usable(entry))) return undefined;
+      return { runId: entry.runId, outputs: entry.outputs, outputDigests: entry.outputDigests };
+    },
+
+    /**
+     * Every stage of a launch that needs no run: those a re-execution takes from the earlier
+     * launch, then, in DAG order, each stage whose upstream stages are all settled and whose cache
+     * key has a memoized result whose outputs are still stored. Each key needs its upstream
+     * stages' output digests, which the memo entries carry, so keys are known one by one but their
+     * candidates are fetched in one query, and every hit's outputs are checked at once. A hit
+     * whose outputs are gone is forgotten and the pass is made again without it (its dependants'
+     * keys came from its digests).
+     */
+    async findSettled(input: SettleStagesInput): Promise<FoundSettled> {
+      const candidates = await findMemoCandidates(
+        pool,
+        input.experimentId,
+        input.stages.filter((stage) => stage.lookup && !input.reused[stage.name]).map((stage) => materialDigestOf(stage.material)),
+      );
+      const unusable = new Set<string>();
+      const pins = new Map<string, PinnedInputs>();
+      for (;;) {
+        const { settled, hits } = await settlePass(input, candidates, unusable, pins);
+        const entries = [...hits.values()];
+        const present = await Promise.all(entries.map(usable));
+        entries.forEach((entry, i) => {
+          if (!present[i]) unusable.add(entry.cacheKey);
+        });
+        if (present.every(Boolean)) {
+          const pinnedInputs: Record<string, PinnedInputs> = {};
+          for (const name of hits.keys()) pinnedInputs[name] = pins.get(name)!;
+          return { settled, pinnedInputs };
+        }
+      }
+    },
+
+    /**
+     * Writes the settled stages, each its own FINISHED child run naming the run it took, in three
+     * statements however many stages settled.
+     */
+    async recordSettled(input: SettleStagesInput, { settled, pinnedInputs }: FoundSettled): Promise<void> {
+      const time = Date.now();
+      const records: SettledStageRecord[] = input.stages.flatMap((stage) => {
+        const result = settled[stage.name];
+        if (!result) return [];
+        return [{
+          launchId: input.launchId,
+          stage: stage.name,
+          runId: stage.runId,
+          experimentId: input.experimentId,
+          workflowId: input.workflowId,
+          userId: RUN_USER,
+          artifactUri: runArtifactUri(artifactRoot, input.experimentId, stage.runId),
+          time,
+          tags: {
+            ...stageRunTags({ ...input, stage: stage.name }, provider.name),
+            ...(result.cacheKey !== undefined ? { 'mlfleet.cache_key': result.cacheKey } : {}),
+            [`mlfleet.${result.source}_from`]: result.sourceRunId,
+          },
+          params: stringParams(stage.material.params),
+          source: result.source,
+          sourceRunId: result.sourceRunId,
+          ...(result.cacheKey !== undefined ? { cacheKey: result.cacheKey } : {}),
+          outputs: result.outputs,
+          outputDigests: result.outputDigests,
+          inputDigests: result.inputDigests,
+        }];
+      });
+      // The runs (one statement) and what they read are independent writes, each idempotent: an
+      // opening retried after either landed completes the other.
+      await Promise.all([
+        recordSettledStages(pool, records),
+        recordInputs(
+          input.experimentId,
+          input.stages.flatMap((stage) => (pinnedInputs[stage.name] ? [{ runId: stage.runId, pinned: pinnedInputs[stage.name]! }] : [])),
+        ),
+      ]);
+    },
+  };
+}
+
+/** Memoization activities: begin and end memoized stages, settle the stages a launch need not run, resolve re-executions. */
+export function createMemoActivities(deps: ActivityDeps) {
+  const { pool, store } = deps;
+  const records = createStageRecords(deps);
+  const settling = createStageSettling(deps);
+
+  return {
+    /**
+     * A stage's start, in one activity: records its run, pins every data input to a snapshot
+     * (stored in PostgreSQL, in the store and as a run artifact), logs every input as an MLflow
+     * dataset input (so `datasets.digest = '…'` finds each run that read it), derives the cache key
+     * (tagged on the run) and, when lookups are on, finds a memoized result whose outputs are all
+     * still stored. Only digests and URIs cross Temporal.
+     */
+    async beginStage(input: BeginStageInput): Promise<BegunStage> {
+      const { artifactUri } = await records.startStage(input.start);
+      const pinned = await settling.pinInputs(input.inputs);
+      const { prepared } = pinned;
+      await settling.recordInputs(input.start.experimentId, [{ runId: input.start.runId, pinned }]);
+      const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
+      await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
+      const hit = input.lookup ? await settling.findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
+      return { artifactUri, prepared, cacheKey, materialDigest: materialDigestOf(input.material), ...(hit ? { hit } : {}) };
+    },
+
+    /** A stage's end: records how it ended and, for a stage that ran and finished, registers its result under its key. */
+    async endStage(input: { finish: FinishStageRunInput; register?: { experimentId: string; cacheKey: string; materialDigest?: string; replace: boolean } }): Promise<void> {
+      await records.finishStage(input.finish);
+      const { finish, register } = input;
+      if (!register || finish.status !== 'FINISHED' || !finish.outputs) return;
+      await registerMemo(
+        pool,
+        {
+          experimentId: register.experimentId,
+          cacheKey: register.cacheKey,
+          ...(register.materialDigest !== undefined ? { materialDigest: register.materialDigest } : {}),
+          stage: finish.stage,
+          runId: finish.runId,
+          launchId: finish.launchId,
+          outputs: finish.outputs,
+          outputDigests: finish.outputDigests ?? {},
+          createdAt: Date.now(),
+        },
+        register.replace,
+      );
+    },
+
+    /** The results of `stages` in an earlier launch, for a launch that re-executes from a later stage. */
+    async resolveReuse(input: { launchId: string; stages: string[] }): Promise<Record<string, StageOutputs>> {
+      const found = await findReusableOutputs(pool, input.launchId, input.stages, (uri) => store.exists(uri));
+      if (!found.ok) throw ApplicationFailure.nonRetryable(found.problem, 'ReuseUnavailable');
+      return found.stages;
+    },
+
+    /**
+     * Settles, in one activity, every stage of a launch that needs no run (findSettled) and writes
+     * their runs. A fully cached launch thus costs a few activities, not a child workflow per
+     * stage; the others run as usual.
+     */
+    async settleStages(input: SettleStagesInput): Promise<Record<string, SettledStage>> {
+      const found = await settling.findSettled(input);
+      await settling.recordSettled(input, found);
+      return found.settled;
+    },
+  };
 }
 
 /** What pinning a stage's inputs produced: what crosses Temporal (prepared) and what the run records. */

@@ -177,11 +177,20 @@ export function createStageRecords(deps: ActivityDeps) {
   };
 }
 
-/** Tracking activities: every write is keyed by ids the workflow chose, so replays are no-ops. */
-export function createTrackingActivities(deps: ActivityDeps) {
-  const { pool, artifactRoot, store } = deps;
+/** A launch's record, before it is written: what `recordLaunch` writes and the launch's code facts. */
+export interface LaunchPlan {
+  input: PrepareLaunchInput;
+  prepared: PreparedLaunch;
+  tags: Record<string, string>;
+}
 
-  const records = createStageRecords(deps);
+/**
+ * A launch's record in two steps: `planLaunch` reads what it needs (the experiment, the code) and
+ * writes nothing of the launch; `recordLaunch` writes its run and row. Between them a launch's
+ * opening looks up its memoized stages, which need only the plan.
+ */
+export function createLaunchRecords(deps: ActivityDeps) {
+  const { pool, artifactRoot, store } = deps;
 
   /** The code bundle a launch runs: its folder packed, or an uploaded bundle checked to be stored. */
   async function launchBundle(code: CodeSource | undefined): Promise<LaunchBundle | undefined> {
@@ -209,7 +218,7 @@ export function createTrackingActivities(deps: ActivityDeps) {
   }
 
   return {
-    async prepareLaunch(input: PrepareLaunchInput): Promise<PreparedLaunch> {
+    async planLaunch(input: PrepareLaunchInput): Promise<LaunchPlan> {
       // Independent reads: the experiment, and the code (packing a folder is the slow one).
       const [experiment, bundle] = await Promise.all([getOrCreateExperiment(pool, input.spec.experiment, artifactRoot), launchBundle(input.code)]);
       const tags: Record<string, string> = {
@@ -232,29 +241,6 @@ export function createTrackingActivities(deps: ActivityDeps) {
         tags['mlfleet.git_dirty'] = String(bundle.git.dirty);
         if (bundle.git.branch) tags['mlflow.source.git.branch'] = bundle.git.branch;
       }
-      await createRun(pool, {
-        runId: input.runId,
-        experimentId: experiment.experiment_id,
-        name: `launch-${input.launchId.slice(0, 12)}`,
-        userId: RUN_USER,
-        startTime: Date.now(),
-        artifactUri: runArtifactUri(artifactRoot, experiment.experiment_id, input.runId),
-        tags,
-      });
-      await insertLaunch(pool, {
-        launchId: input.launchId,
-        workflowId: input.workflowId,
-        experimentId: experiment.experiment_id,
-        runId: input.runId,
-        status: 'RUNNING',
-        trigger: input.trigger,
-        spec: input.spec,
-        params: input.params,
-        codeDigest: bundle?.digest,
-        ...(input.from ? { fromStage: input.from } : {}),
-        ...(input.reuse ? { reusedLaunch: input.reuse } : {}),
-        createdAt: Date.now(),
-      });
       const stageCodeDigests: Record<string, string> = {};
       const narrowed = Object.entries(input.spec.stages).filter(([, stage]) => stage.code !== undefined);
       if (bundle && narrowed.length > 0) {
@@ -264,12 +250,56 @@ export function createTrackingActivities(deps: ActivityDeps) {
           stageCodeDigests[name] = digestOf(canonicalJson(files.filter((file) => isDeclaredCodePath(file.path, stage.code ?? []))));
         }
       }
-      return {
+      const prepared: PreparedLaunch = {
         experimentId: experiment.experiment_id,
         ...(bundle ? { codeDigest: bundle.digest, codeBundleUri: bundle.uri } : {}),
         stageCodeDigests,
         ...(deps.clouds ? { placement: true } : {}),
       };
+      return { input, prepared, tags };
+    },
+
+    /** Writes the launch's run, then its row (which names the run). */
+    async recordLaunch({ input, prepared, tags }: LaunchPlan): Promise<void> {
+      await createRun(pool, {
+        runId: input.runId,
+        experimentId: prepared.experimentId,
+        name: `launch-${input.launchId.slice(0, 12)}`,
+        userId: RUN_USER,
+        startTime: Date.now(),
+        artifactUri: runArtifactUri(artifactRoot, prepared.experimentId, input.runId),
+        tags,
+      });
+      await insertLaunch(pool, {
+        launchId: input.launchId,
+        workflowId: input.workflowId,
+        experimentId: prepared.experimentId,
+        runId: input.runId,
+        status: 'RUNNING',
+        trigger: input.trigger,
+        spec: input.spec,
+        params: input.params,
+        codeDigest: prepared.codeDigest,
+        ...(input.from ? { fromStage: input.from } : {}),
+        ...(input.reuse ? { reusedLaunch: input.reuse } : {}),
+        createdAt: Date.now(),
+      });
+    },
+  };
+}
+
+/** Tracking activities: every write is keyed by ids the workflow chose, so replays are no-ops. */
+export function createTrackingActivities(deps: ActivityDeps) {
+  const { pool } = deps;
+  const records = createStageRecords(deps);
+  const launches = createLaunchRecords(deps);
+
+  return {
+    /** Records the launch (its run and row) and answers what its stages need to know of it. */
+    async prepareLaunch(input: PrepareLaunchInput): Promise<PreparedLaunch> {
+      const plan = await launches.planLaunch(input);
+      await launches.recordLaunch(plan);
+      return plan.prepared;
     },
 
     startStageRun: (input: StartStageRunInput): Promise<{ artifactUri: string }> => records.startStage(input),

@@ -1,6 +1,7 @@
 import { AgentJob } from '../domain/agent-job';
 import { credentialsFromEnv } from '../storage/aws-credentials';
 import { createObjectStore } from '../storage/object-stores';
+import { deferredCa } from './extra-ca-certs';
 import { readJob, runJob } from './run-job';
 
 /** `node agent/main.ts JOB_DIR`: the stage bootstrap that a provider starts (locally or on a VM). */
@@ -18,7 +19,8 @@ async function main(): Promise<void> {
     // Imported on the first s3:// URI only: loading the S3 SDK took ~55 ms of an agent's ~280 ms start.
     s3Store: async () => {
       const { S3Store, createS3Client } = await import('../storage/s3-store');
-      return new S3Store(createS3Client(credentials ? { credentials } : {}));
+      const ca = await deferredCa(process.env);
+      return new S3Store(createS3Client({ ...(credentials ? { credentials } : {}), ...(ca ? { ca } : {}) }));
     },
   });
   const status = await runJob(jobDir, job, store);

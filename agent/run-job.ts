@@ -8,6 +8,7 @@ import { substitute } from '../domain/template';
 import { unpackCodeBundle } from '../storage/code-bundle';
 import { joinUri, type ObjectStore } from '../storage/object-store';
 import { materializeSnapshot, outputDigest, readStoredText } from '../storage/snapshots';
+import { commandEnv } from './extra-ca-certs';
 
 /** Files the agent keeps in its job folder; the local provider reads the same names. */
 export const jobFiles = {
@@ -49,7 +50,7 @@ export async function runJob(jobDir: string, job: AgentJob, store: ObjectStore, 
       Object.entries(job.env).map(([key, value]) => [key, substitute(value, { params: job.params, inputs, outputs }, { shell: false })]),
     );
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...commandEnv(process.env),
       ...stageEnv,
       MLFLEET_WORKDIR: workDir,
       MLFLEET_INPUTS_DIR: inputsDir,

@@ -64,11 +64,19 @@ export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec?: Pip
   const parsed = LaunchInput.safeParse(raw, { error: specErrorMap });
   // Problems with the input itself (not its spec) are named `input: …`.
   if (!parsed.success) throw new SpecError(formatSpecIssues(parsed.error, [], raw, 'input'));
-  const { spec, params } = parsed.data;
-  // A registered pipeline's overrides and stage names are checked once its spec is resolved.
-  if (!spec) return { input: parsed.data };
-  checkStageOptions(spec, parsed.data);
-  return { input: parsed.data, spec: applyParamOverrides(spec, params ?? {}) };
+  const spec = inlineLaunchSpec(parsed.data);
+  return { input: parsed.data, ...(spec ? { spec } : {}) };
+}
+
+/**
+ * The spec an input that passed LaunchInput launches, when it is inline: its param overrides
+ * applied, its stage options checked (a registered pipeline's are checked once its spec is
+ * resolved). Throws SpecError.
+ */
+export function inlineLaunchSpec(input: LaunchInput): PipelineSpec | undefined {
+  if (!input.spec) return undefined;
+  checkStageOptions(input.spec, input);
+  return applyParamOverrides(input.spec, input.params ?? {});
 }
 
 /** A registered pipeline version's stored spec, checked like any spec, with a launch's overrides applied. Throws SpecError. */

@@ -1,4 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { Agent } from 'node:https';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -41,11 +42,15 @@ export function parseS3Uri(uri: string): S3Location {
  * (MinIO, moto) that serves buckets by path rather than by host name, and rarely cares for regions.
  * Given `credentials`, the client uses those and nothing of the SDK's credential chain.
  */
-export function createS3Client(opts: { credentials?: AwsCredentials } = {}): S3Client {
+export function createS3Client(opts: { credentials?: AwsCredentials; ca?: string[] } = {}): S3Client {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-  const credentials = opts.credentials ? { credentials: opts.credentials } : {};
-  if (!endpoint) return new S3Client({ ...credentials });
-  return new S3Client({ endpoint, forcePathStyle: true, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }), ...credentials });
+  const base = {
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    // The certificate authorities to trust, when the caller's differ from the process's (agent/extra-ca-certs.ts).
+    ...(opts.ca ? { requestHandler: { httpsAgent: new Agent({ ca: opts.ca, keepAlive: true }) } } : {}),
+  };
+  if (!endpoint) return new S3Client(base);
+  return new S3Client({ endpoint, forcePathStyle: true, ...(process.env.AWS_REGION ? {} : { region: 'us-east-1' }), ...base });
 }
 
 /** The key of every object under `prefix` (all levels), page by page. */

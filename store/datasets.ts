@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { type Queryable, withTransaction } from './pool';
+import { named, type Queryable, withTransaction } from './pool';
 import type { KeyValue, MlflowDatasetInput } from './runs';
 
 const newUuid = (): string => randomUUID().replace(/-/g, '');
@@ -21,9 +21,9 @@ export async function logDatasetInputs(
   await withTransaction(pool, (tx) => writeDatasetInputs(tx, experimentId, [{ runId, datasetInputs }]));
 }
 
-/** logDatasetInputs for any number of runs of one experiment, inside the caller's transaction (two statements in all). */
+/** logDatasetInputs for any number of runs of one experiment, on the caller's client or transaction (two statements in all). */
 export async function writeDatasetInputs(
-  tx: Queryable,
+  db: Queryable,
   experimentId: string,
   runs: ReadonlyArray<{ runId: string; datasetInputs: readonly MlflowDatasetInput[] }>,
 ): Promise<void> {
@@ -54,7 +54,7 @@ export async function writeDatasetInputs(
   });
 
   const stored = [...datasets.values()];
-  await tx.query(
+  await db.query(named('mlfleet_insert_datasets',
     `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, schema, profile)
      SELECT t.uuid, $1::bigint, t.name, t.digest, t.source_type, t.source, t.schema, t.profile
      FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
@@ -70,9 +70,9 @@ export async function writeDatasetInputs(
       stored.map((d) => d.schema ?? null),
       stored.map((d) => d.profile ?? null),
     ],
-  );
+  ));
   // A separate statement, so it sees the datasets the one above inserted (or a concurrent writer did).
-  await tx.query(
+  await db.query(named('mlfleet_link_dataset_inputs',
     `WITH linked AS (
        INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id)
        SELECT t.input_uuid, 'DATASET', d.dataset_uuid, 'RUN', t.run_id
@@ -96,5 +96,5 @@ export async function writeDatasetInputs(
       tagNames,
       tagValues,
     ],
-  );
+  ));
 }

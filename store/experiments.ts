@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isExperimentId } from '../domain/auth';
 import { type ExperimentViewer, readableBy } from './permissions';
-import type { Queryable } from './pool';
+import { named, type Queryable } from './pool';
 
 /** An MLflow experiment in MLflow's JSON shape (ids are strings holding integers; unset fields omitted). */
 export interface Experiment {
@@ -34,15 +34,17 @@ const ExperimentRow = z.object({
 const TagRow = z.object({ key: z.string(), value: z.string() });
 const ExperimentWithTagsRow = ExperimentRow.extend({ tags: z.array(TagRow) });
 
-const SELECT_EXPERIMENT = `
-  SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time
-  FROM experiments`;
+/** An experiment with its tags, in one round trip; `WHERE` is appended by the caller. */
+const SELECT_EXPERIMENT_WITH_TAGS = `
+  SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time,
+         COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key)
+                   FROM experiment_tags t WHERE t.experiment_id = e.experiment_id), '[]'::json) AS tags
+  FROM experiments e`;
 
-async function loadExperiment(db: Queryable, rows: unknown[]): Promise<Experiment | undefined> {
+function experimentOf(rows: unknown[]): Experiment | undefined {
   if (rows.length === 0) return undefined;
-  const row = ExperimentRow.parse(rows[0]);
-  const tags = await db.query('SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key', [row.experiment_id]);
-  return toExperiment(row, tags.rows.map((tag) => TagRow.parse(tag)));
+  const row = ExperimentWithTagsRow.parse(rows[0]);
+  return toExperiment(row, row.tags);
 }
 
 /** MLflow's experiment JSON from a row: int64 id as a string, unset fields left out. */
@@ -61,24 +63,17 @@ function toExperiment(
   };
 }
 
-/** The experiment with its tags in one round trip (every runs/create reads it). */
+/** The experiment with its tags (every runs/create reads it). */
 export async function getExperiment(db: Queryable, experimentId: string): Promise<Experiment | undefined> {
   if (!isExperimentId(experimentId)) return undefined;
-  const { rows } = await db.query(
-    `SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time,
-            COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key)
-                      FROM experiment_tags t WHERE t.experiment_id = e.experiment_id), '[]'::json) AS tags
-     FROM experiments e WHERE e.experiment_id = $1::bigint`,
-    [experimentId],
-  );
-  if (rows.length === 0) return undefined;
-  const row = ExperimentWithTagsRow.parse(rows[0]);
-  return toExperiment(row, row.tags);
+  const { rows } = await db.query(named('mlfleet_get_experiment', `${SELECT_EXPERIMENT_WITH_TAGS} WHERE e.experiment_id = $1::bigint`, [experimentId]));
+  return experimentOf(rows);
 }
 
+/** The experiment called `name`, with its tags (every launch reads it). */
 export async function getExperimentByName(db: Queryable, name: string): Promise<Experiment | undefined> {
-  const { rows } = await db.query(`${SELECT_EXPERIMENT} WHERE name = $1`, [name]);
-  return loadExperiment(db, rows);
+  const { rows } = await db.query(named('mlfleet_get_experiment_by_name', `${SELECT_EXPERIMENT_WITH_TAGS} WHERE e.name = $1`, [name]));
+  return experimentOf(rows);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LaunchTrigger, RunStatus, StageSource, StageStatus, type LaunchProgress, type StageProgress } from '../domain/launch';
-import type { Queryable } from './pool';
+import { named, type Queryable } from './pool';
 import { type ExperimentViewer, readableBy } from './permissions';
 
 const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['FINISHED', 'FAILED', 'KILLED'];
@@ -257,7 +257,7 @@ export function stageNamesOf(spec: unknown): string[] {
  * parent run id if the first attempt did not know it yet.
  */
 export async function insertLaunch(db: Queryable, input: InsertLaunchInput): Promise<Launch> {
-  const { rows } = await db.query(
+  const { rows } = await db.query(named('mlfleet_insert_launch',
     `INSERT INTO launches AS l (launch_id, workflow_id, experiment_id, run_id, status, trigger, spec, stage_names,
                                 params, code_digest, created_at, from_stage, reused_launch)
      VALUES ($1, $2, $3::bigint, $4, $5, $6, $7::jsonb, $8::text[], $9::jsonb, $10, $11, $12, $13)
@@ -279,7 +279,7 @@ export async function insertLaunch(db: Queryable, input: InsertLaunchInput): Pro
       input.fromStage ?? null,
       input.reusedLaunch ?? null,
     ],
-  );
+  ));
   return toLaunch(rows[0]);
 }
 
@@ -294,7 +294,7 @@ export async function setLaunchStatus(
   endedAt?: number,
   error?: string,
 ): Promise<RunStatus> {
-  const { rows } = await db.query(
+  const { rows } = await db.query(named('mlfleet_set_launch_status',
     `WITH updated AS (
        UPDATE launches SET status = $2, ended_at = COALESCE($3, ended_at), error = COALESCE($4, error)
        WHERE launch_id = $1 AND status <> ALL($5::text[])
@@ -304,7 +304,7 @@ export async function setLaunchStatus(
      UNION ALL
      SELECT status FROM launches WHERE launch_id = $1 AND NOT EXISTS (SELECT 1 FROM updated)`,
     [launchId, status, endedAt ?? null, error ?? null, TERMINAL_RUN_STATUSES],
-  );
+  ));
   if (rows.length === 0) throw new LaunchNotFoundError(launchId);
   return StatusRow.parse(rows[0]).status;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Queryable } from './pool';
+import { named, type Queryable } from './pool';
 
 /** A memoized stage result: what a later stage with the same cache key takes instead of running. */
 export interface MemoEntry {
@@ -50,7 +50,12 @@ export async function findMemo(db: Queryable, experimentId: string, cacheKey: st
 /** Every entry of the experiment whose material digest is one of `materialDigests`, by cache key. */
 export async function findMemoCandidates(db: Queryable, experimentId: string, materialDigests: string[]): Promise<Map<string, MemoEntry>> {
   if (materialDigests.length === 0) return new Map();
-  const { rows } = await db.query('SELECT * FROM memo_entries WHERE experiment_id = $1::bigint AND material_digest = ANY($2::text[])', [experimentId, [...new Set(materialDigests)]]);
+  const { rows } = await db.query(
+    named('mlfleet_find_memo_candidates', 'SELECT * FROM memo_entries WHERE experiment_id = $1::bigint AND material_digest = ANY($2::text[])', [
+      experimentId,
+      [...new Set(materialDigests)],
+    ]),
+  );
   return new Map(rows.map(toEntry).map((entry) => [entry.cacheKey, entry]));
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isExperimentId } from '../domain/auth';
 import { RunStatus } from '../domain/launch';
 import { ExperimentNotFoundError } from './experiments';
-import type { Queryable } from './pool';
+import { named, type Queryable } from './pool';
 
 export type TerminalRunStatus = 'FINISHED' | 'FAILED' | 'KILLED';
 const TERMINAL_RUN_STATUSES: readonly TerminalRunStatus[] = ['FINISHED', 'FAILED', 'KILLED'];
@@ -152,13 +152,6 @@ function toRunInfo(row: RunRow): MlflowRunInfo {
     lifecycle_stage: row.lifecycle_stage,
   };
 }
-
-/**
- * A named (prepared) statement: PostgreSQL parses and plans it once per connection instead of on
- * every call, which is much of the cost of the small, frequent writes (create, log, update). `text`
- * must be a constant of this module for a given name.
- */
-const named = (name: string, text: string, values: unknown[]): pg.QueryConfig => ({ name, text, values });
 
 /** Record or list → unique keys in first-seen order, last value winning (one upsert row per key). */
 function entries(values: KeyValues): [keys: string[], values: string[]] {

@@ -1,6 +1,6 @@
 import type { StageSource } from '../domain/launch';
 import { COST_METRIC, DURATION_METRIC } from './launches';
-import type { Queryable } from './pool';
+import { named, type Queryable } from './pool';
 import { RUN_NAME_TAG, USER_TAG } from './runs';
 
 /** A stage a launch settled without running it: its run is born FINISHED, at no cost. */
@@ -50,7 +50,7 @@ export async function recordSettledStages(db: Queryable, stages: readonly Settle
     output_digests: s.outputDigests,
     input_digests: s.inputDigests,
   }));
-  await db.query(
+  await db.query(named('mlfleet_record_settled_stages',
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS s(
          launch_id text, stage text, run_id text, experiment_id bigint, workflow_id text, user_id text,
@@ -91,5 +91,5 @@ export async function recordSettledStages(db: Queryable, stages: readonly Settle
      )
      SELECT 1`,
     [JSON.stringify(rows), [DURATION_METRIC, COST_METRIC]],
-  );
+  ));
 }

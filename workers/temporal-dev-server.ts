@@ -64,6 +64,10 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     // (a power cut may lose the last ones); every workflow task is several commits.
     args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
+  // One partition per task queue: the server's default of four spreads one worker's polls and the
+  // tasks they wait for across partitions, and a task that lands where no poll waits is forwarded
+  // (rate-limited) to one that does. With one server and one worker that only adds latency.
+  for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) args.push('--dynamic-config-value', `${key}=1`);
   for (const key of mlfleetSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
 
   // Its own process group, so a Ctrl-C reaches mlfleet first and services stop in order.

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { upstreamOf } from '../../domain/dag';
-import { type LaunchInput, parseLaunchInput, registeredPipelineSpec } from '../../domain/launch';
+import { inlineLaunchSpec, type LaunchInput, registeredPipelineSpec } from '../../domain/launch';
 import { parsePipelineSpec, type PipelineSpec, SpecError } from '../../domain/pipeline-spec';
 import { codeBundleUri } from '../../storage/code-bundle';
 import type { ObjectStore } from '../../storage/object-store';
@@ -17,14 +17,13 @@ export interface LaunchCheckDeps {
 const invalid = (message: string): MlflowError => new MlflowError('INVALID_PARAMETER_VALUE', message);
 
 /**
- * Everything the server can check about a launch input before anything starts (for launches and
- * for the launch a schedule stores): its schema and param overrides, the form of a code folder,
- * and that a named code bundle and pipeline version exist. Any problem is a 400. Also the
- * experiment the launch writes into (its spec's, or its registered pipeline's).
+ * Everything the server can check about a launch input its route parsed, before anything starts
+ * (for launches and for the launch a schedule stores): its param overrides and stage options, the
+ * form of a code folder, and that a named code bundle and pipeline version exist. Any problem is a
+ * 400. Answers the experiment the launch writes into (its spec's, or its registered pipeline's).
  */
-export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Promise<{ input: LaunchInput; experiment: string }> {
-  const { input, spec: inlineSpec } = parseOr400(() => parseLaunchInput(raw));
-  let spec: PipelineSpec | undefined = inlineSpec;
+export async function checkLaunchInput(deps: LaunchCheckDeps, input: LaunchInput): Promise<string> {
+  let spec: PipelineSpec | undefined = parseOr400(() => inlineLaunchSpec(input));
   if (input.code && 'dir' in input.code && !input.code.dir.startsWith('/')) {
     throw invalid('code.dir: expected an absolute path the worker can read');
   }
@@ -43,7 +42,7 @@ export async function checkLaunchInput(deps: LaunchCheckDeps, raw: unknown): Pro
     if (!found.ok) throw invalid(found.problem);
   }
   if (!spec) throw invalid('body: give exactly one of spec or pipeline');
-  return { input, experiment: spec.experiment };
+  return spec.experiment;
 }
 
 function parseOr400<T>(parse: () => T): T {

@@ -205,9 +205,9 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
     },
     async ({ body, request, reply }) => {
       const key = idempotencyKeyOf(request);
-      const { input: parsed, experiment } = await checkLaunchInput(deps, body);
+      const experiment = await checkLaunchInput(deps, body);
       await claimExperiment(deps, request, experiment);
-      const input: LaunchInput = { ...parsed, trigger: parsed.trigger ?? 'api' };
+      const input: LaunchInput = { ...body, trigger: body.trigger ?? 'api' };
 
       if (key === undefined) {
         const launchId = randomBytes(8).toString('hex');

@@ -73,7 +73,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       access: { kind: 'experiment-by-body', need: 'EDIT' },
     },
     async ({ body, request }) => {
-      const { experiment } = await checkLaunchInput(deps, scheduledLaunchInput(body));
+      const experiment = await checkLaunchInput(deps, scheduledLaunchInput(body));
       await claimExperiment(deps, request, experiment);
       return run(() => service.create(body));
     },
@@ -111,7 +111,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ScheduleRoute
       access: onSchedule('EDIT'),
     },
     async ({ params, body, request }) => {
-      const { experiment } = await checkLaunchInput(deps, scheduledLaunchInput(body));
+      const experiment = await checkLaunchInput(deps, scheduledLaunchInput(body));
       await claimExperiment(deps, request, experiment);
       return run(() => service.update(params.name, body));
     },

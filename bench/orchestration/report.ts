@@ -102,7 +102,7 @@ export function renderMarkdown(bench: BenchResults): string {
     ...markdownHeading('orchestration', bench.date),
     ...markdownTable(tableRows(bench)),
     '',
-    `Seconds are medians of ${config.repeats} rounds, wall time from the request (mlfleet: \`POST /api/v1/launches\`; Metaflow: starting \`python flow.py\`) to the end seen (mlfleet: the first answer that is not RUNNING, the POST's own or a \`GET /api/v1/launches/:id?wait_seconds=60\` held until the end; Metaflow: the process exit). s/stage is that time ÷ ${config.stages}, the pipeline's stages, in every row. "stages run" is how many stages executed their command, as the system accounts for them. Metaflow ÷ mlfleet above 1× means mlfleet was faster.`,
+    `Seconds are medians of ${config.repeats} rounds (of ${config.repeats * config.cachedRepeats} samples for the cached relaunch, measured ${config.cachedRepeats} times a round), wall time from the request (mlfleet: \`POST /api/v1/launches\`; Metaflow: starting \`python flow.py\`) to the end seen (mlfleet: the first answer that is not RUNNING, the POST's own or a \`GET /api/v1/launches/:id?wait_seconds=60\` held until the end; Metaflow: the process exit). s/stage is that time ÷ ${config.stages}, the pipeline's stages, in every row. "stages run" is how many stages executed their command, as the system accounts for them. Metaflow ÷ mlfleet above 1× means mlfleet was faster.`,
     '',
     '## What each workload is',
     '',

@@ -66,7 +66,7 @@ async function benchSystem(name: SystemName, config: BenchConfig, root: string):
         for (const w of ['cached', 'from'] as const) slot(w)?.errors.push('no cold launch in this round to relaunch');
         continue;
       }
-      await measure('cached', slot('cached'), () => round.cached(cold));
+      for (let i = 0; i < config.cachedRepeats; i += 1) await measure('cached', slot('cached'), () => round.cached(cold));
       await measure(`from stage ${config.from}`, slot('from'), () => round.from(cold));
     }
   } finally {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { agentEnv } from '../../agent/extra-ca-certs';
 import { jobFiles, killGroup } from '../../agent/run-job';
 import { type AgentJob, AgentStatus } from '../../domain/agent-job';
 import type { ComputeProvider, StageState } from '../compute-provider';
@@ -52,7 +53,7 @@ export class LocalProvider implements ComputeProvider {
       const child = spawn(process.execPath, [agent.start, agent.bundle, dir], {
         detached: true,
         stdio: ['ignore', log, log],
-        env: process.env,
+        env: agentEnv(process.env),
       });
       if (child.pid === undefined) throw new Error(`could not start the stage agent for ${key}`);
       await writeFile(join(dir, jobFiles.agentPid), String(child.pid));

@@ -14,13 +14,13 @@ const provider = new LocalProvider(join(scratch, 'work'));
 const agentDir = join(scratch, 'work', '.agent');
 let counter = 0;
 
-async function runStage(): Promise<string> {
+async function runStage(command = 'cat ${inputs.prev} > ${outputs.out} && echo appended >> ${outputs.out}'): Promise<string> {
   const n = ++counter;
   const input = join(scratch, `in-${n}.txt`);
   writeFileSync(input, `line ${n}\n`);
   const runUri = fileUriOf(join(scratch, 'artifacts', `run-${n}`));
   const job: AgentJob = {
-    command: 'cat ${inputs.prev} > ${outputs.out} && echo appended >> ${outputs.out}',
+    command,
     params: {},
     inputs: { prev: { uri: fileUriOf(input) } },
     outputs: { out: 'out.txt' },
@@ -61,4 +61,21 @@ test('a cache V8 rejects (corrupt, or from another Node) costs one compile and i
   expect(await runStage()).toBe(`line ${counter}\nappended\n`);
   await eventually(() => (readFileSync(path, 'utf8') !== 'not a code cache' ? true : undefined));
   expect(readFileSync(path).length).toBeGreaterThan(1000);
+});
+
+test("the agent starts without NODE_EXTRA_CA_CERTS (Node reads that file as it starts) and the stage's command has it back", async () => {
+  const certs = join(scratch, 'extra-ca.pem');
+  writeFileSync(certs, '');
+  const saved = process.env.NODE_EXTRA_CA_CERTS;
+  process.env.NODE_EXTRA_CA_CERTS = certs;
+  try {
+    // The command's shell is the agent's child: /proc/$PPID/environ is what the agent started with.
+    const out = await runStage(
+      '{ echo "command: $NODE_EXTRA_CA_CERTS"; tr "\\0" "\\n" < /proc/$PPID/environ | grep -c "^NODE_EXTRA_CA_CERTS=" || true; } > ${outputs.out}',
+    );
+    expect(out).toBe(`command: ${certs}\n0\n`);
+  } finally {
+    if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = saved;
+  }
 });

@@ -133,6 +133,27 @@ test('the change matrix: only what changed, and what depends on it, runs again',
   ]);
 }, 240_000);
 
+test('a memoized result whose outputs are gone is forgotten: its stage runs again, and what reads it is not settled before it', async () => {
+  const experiment = uniqueId('gone');
+  const input: LaunchInput = { spec: pipeline()(experiment), code: { dir: codeDir() }, trigger: 'cli' };
+  const first = await run(input);
+  const s2 = (await getLaunch(ctx.pool, first.launch_id))!.stages.find((s) => s.stage === 's2')!;
+  rmSync(filePathOf(s2.outputs.out!), { force: true });
+
+  const again = await run(input);
+  // s2 writes the same bytes again, so s3 and s4 find their results under the same keys, but only
+  // once s2 has run: their stage workflows looked them up, the launch's opening did not.
+  expect(sources(again)).toEqual(['cached', 'ran', 'cached', 'cached']);
+  await expect(ctx.client.workflow.getHandle(stageWorkflowId(again.launch_id, 's3')).describe()).resolves.toBeDefined();
+  expect(await outputOf(again, 's4')).toBe('s1\ns2 p=1\ns3\ns4\n');
+  // The entry names the run whose outputs are stored.
+  const entries = await ctx.pool.query(
+    'SELECT m.run_id FROM memo_entries m JOIN experiments e USING (experiment_id) WHERE e.name = $1 AND m.stage = $2',
+    [experiment, 's2'],
+  );
+  expect(entries.rows).toEqual([{ run_id: again.stages[1]!.run_id }]);
+}, 120_000);
+
 test('a stage with cache disabled always runs, and a failed stage is never memoized', async () => {
   const experiment = uniqueId('nocache');
   const spec = { experiment, stages: { always: { command: 'date +%N > ${outputs.t}', outputs: { t: 't.txt' }, cache: { enabled: false } } } };
