@@ -172,9 +172,10 @@ export function createStageSettling(deps: ActivityDeps) {
   /**
    * One pass over the stages in DAG order: those a re-execution takes from the earlier launch, and
    * each stage whose upstream stages all settled and whose key has a memoized result not in
-   * `unusable`. Pinned inputs are kept in `pins` across passes (a stage's refs do not change).
+   * `unusable`. What pinning gave (null: it failed) is kept in `pins` across passes: a stage's
+   * refs do not change.
    */
-  async function settlePass(input: SettleStagesInput, candidates: Map<string, MemoEntry>, unusable: Set<string>, pins: Map<string, PinnedInputs>) {
+  async function settlePass(input: SettleStagesInput, candidates: Map<string, MemoEntry>, unusable: Set<string>, pins: Map<string, PinnedInputs | null>) {
     const settled: Record<string, SettledStage> = {};
     const hits = new Map<string, MemoEntry>();
     for (const stage of input.stages) {
@@ -202,16 +203,17 @@ export function createStageSettling(deps: ActivityDeps) {
       }
       if (!ready) continue;
       let pinned = pins.get(stage.name);
-      if (!pinned) {
+      if (pinned === undefined) {
         try {
           pinned = await pinInputs(refs);
         } catch (err) {
           // The stage itself runs into it again and fails with the reason on its own run.
-          if (err instanceof ApplicationFailure && err.type === SNAPSHOT_FAILED) continue;
-          throw err;
+          if (!(err instanceof ApplicationFailure && err.type === SNAPSHOT_FAILED)) throw err;
+          pinned = null;
         }
         pins.set(stage.name, pinned);
       }
+      if (pinned === null) continue;
       const cacheKey = cacheKeyOf({ ...stage.material, inputs: digestsOf(pinned.prepared) });
       const entry = unusable.has(cacheKey) ? undefined : await memoFor(input.experimentId, cacheKey, stage.runId, candidates);
       if (!entry) continue;
@@ -248,7 +250,7 @@ export function createStageSettling(deps: ActivityDeps) {
         input.stages.filter((stage) => stage.lookup && !input.reused[stage.name]).map((stage) => materialDigestOf(stage.material)),
       );
       const unusable = new Set<string>();
-      const pins = new Map<string, PinnedInputs>();
+      const pins = new Map<string, PinnedInputs | null>();
       for (;;) {
         const { settled, hits } = await settlePass(input, candidates, unusable, pins);
         const entries = [...hits.values()];
