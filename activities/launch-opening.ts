@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { upstreamOf } from '../domain/dag';
 import { type CodeSource, type LaunchInput, parseLaunchInput, registeredPipelineSpec } from '../domain/launch';
 import { type PipelineSpec, SpecError } from '../domain/pipeline-spec';
-import { readsData, stagePlans } from '../domain/stage-plan';
+import { launchTriggerOf, readsData, stagePlans } from '../domain/stage-plan';
 import type { createMemoActivities, createStageSettling, SettledStage, StageOutputs } from './memo';
 import type { createPipelineActivities } from './pipelines';
 import type { createLaunchRecords, createTrackingActivities, PreparedLaunch, PrepareLaunchInput } from './tracking';
@@ -74,7 +74,7 @@ export function createLaunchOpeningActivities(steps: OpeningSteps) {
           ...(input.pipeline ? { pipeline: input.pipeline } : {}),
           ...(opening.schedule ? { schedule: opening.schedule } : {}),
           ...(input.from && input.reuse ? { from: input.from, reuse: input.reuse } : {}),
-          trigger: input.trigger ?? 'temporal',
+          trigger: launchTriggerOf(input),
         };
         const stageRunIds = Object.fromEntries(Object.keys(spec.stages).map((name) => [name, stageRunIdOf(runId, name)]));
         if (readsData(spec)) {

@@ -251,10 +251,17 @@ export function createStageSettling(deps: ActivityDeps) {
       );
       const unusable = new Set<string>();
       const pins = new Map<string, PinnedInputs | null>();
+      // A walk made again finds a subset of the earlier walk's hits: each is checked once.
+      const checked = new Map<string, Promise<boolean>>();
+      const usableOnce = (entry: MemoEntry): Promise<boolean> => {
+        const key = `${entry.cacheKey}/${entry.runId}`;
+        if (!checked.has(key)) checked.set(key, usable(entry));
+        return checked.get(key)!;
+      };
       for (;;) {
         const { settled, hits } = await settlePass(input, candidates, unusable, pins);
         const entries = [...hits.values()];
-        const present = await Promise.all(entries.map(usable));
+        const present = await Promise.all(entries.map(usableOnce));
         entries.forEach((entry, i) => {
           if (!present[i]) unusable.add(entry.cacheKey);
         });

@@ -1,12 +1,15 @@
 import type { CacheKeyMaterial } from './cache-key';
 import { descendants, topologicalOrder } from './dag';
 import { copiesInput, type InputSpec, inputValue, parseInputRef } from './input-ref';
-import type { LaunchInput } from './launch';
+import type { LaunchInput, LaunchTrigger } from './launch';
 import type { PipelineSpec } from './pipeline-spec';
 
 // How a launch treats each of its stages, as pure functions of its spec and options: the launch
 // workflow and the activity that opens a launch both plan with them. Only types come from the zod
 // modules, so the workflow bundle evaluates no schema on a launch's way.
+
+/** Who started a launch: as its input says, else Temporal itself (the Temporal CLI or UI names no trigger). */
+export const launchTriggerOf = (options: Pick<LaunchInput, 'trigger'>): LaunchTrigger => options.trigger ?? 'temporal';
 
 /**
  * How a stage uses the memo: `lookup` takes an earlier result with the same key instead of running;

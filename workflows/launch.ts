@@ -24,7 +24,7 @@ import type { PreparedLaunch } from '../activities/tracking';
 import { stageDependencies, topologicalOrder, upstreamOf } from '../domain/dag';
 import type { CodeSource, LaunchInput, LaunchProgress, StageProgress } from '../domain/launch';
 import type { PipelineSpec } from '../domain/pipeline-spec';
-import { cachePolicies, type PlannedInputRef, plannedInputs, readsData, stageMaterial, stagePlans } from '../domain/stage-plan';
+import { cachePolicies, launchTriggerOf, type PlannedInputRef, plannedInputs, readsData, stageMaterial, stagePlans } from '../domain/stage-plan';
 import { launchBegunUpdate, launchProgressQuery } from './definitions';
 import { bookkeepingOptions, pinningOptions } from './activity-options';
 import { failureMessage } from './failure-message';
@@ -117,7 +117,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       ? await openInWorkflow(checked, opening, local, bookkeeping)
       : await openInActivity(rawInput, opening);
     endRecorded = finished;
-    const trigger = options.trigger ?? 'temporal';
+    const trigger = launchTriggerOf(options);
     const order = topologicalOrder(spec);
     const deps = stageDependencies(spec);
     const cachePolicy = cachePolicies(spec, options);
@@ -320,7 +320,7 @@ async function openInActivity(rawInput: unknown, opening: Opening): Promise<Open
   // Listed as the spec lists them, as the database does once the launch is over.
   progress.stages = Object.keys(spec.stages).map((name) => ({ name, run_id: stageRunIds[name]!, status: 'PENDING' }));
   progress.experiment_id = prepared.experimentId;
-  opening.announce(spec, options.trigger ?? 'temporal');
+  opening.announce(spec, launchTriggerOf(options));
   let { settled } = opened;
   if (!settled) {
     opening.beginPinning();
@@ -363,7 +363,7 @@ async function openInWorkflow(
 ): Promise<Opened> {
   const { input } = checked;
   const { launchId, progress, schedule } = opening;
-  const trigger = input.trigger ?? 'temporal';
+  const trigger = launchTriggerOf(input);
   const { spec, code } = checked.spec ? { spec: checked.spec, code: input.code } : await resolvePipeline(input, bookkeeping);
   // A re-execution takes every stage upstream of `from` from the earlier launch, checked before anything starts.
   const reused: Record<string, StageOutputs> =
