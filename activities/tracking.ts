@@ -7,7 +7,7 @@ import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
 import { COST_METRIC, DURATION_METRIC, LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
-import { createRun, endRunTimes, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
+import { createRun, endRunWithDuration, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
@@ -113,12 +113,7 @@ export function createStageRecords(deps: ActivityDeps) {
    * replay), or undefined when the run was never recorded (cancelled first).
    */
   async function finishRun(runId: string, status: TerminalRunStatus): Promise<number | undefined> {
-    const times = await endRunTimes(db, runId, status, Date.now());
-    if (!times) return undefined;
-    // Timestamped with the stored end time, so a replay logs the very same point (deduplicated).
-    const durationS = (times.endTime - times.startTime) / 1000;
-    await logMetrics(db, runId, [{ key: DURATION_METRIC, value: durationS, timestamp: times.endTime, step: 0 }]);
-    return times.endTime;
+    return (await endRunWithDuration(db, runId, status, Date.now(), DURATION_METRIC))?.endTime;
   }
 
   return {

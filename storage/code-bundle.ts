@@ -76,6 +76,8 @@ async function listFiles(dir: string, inGit: boolean): Promise<string[]> {
 export async function packCodeBundle(dir: string, artifactRoot: string, store: ObjectStore, opts: { useGit?: boolean } = {}): Promise<CodeBundle> {
   const git = opts.useGit === false ? undefined : await gitSource(dir);
   const paths = await listFiles(dir, git !== undefined);
+  // An archive of nothing cannot be written; a launch from such a folder is a mistake to name.
+  if (paths.length === 0) throw new CodeBundleError(`${dir} holds no files to pack${git ? ' (or git ignores every file in it)' : ''}`);
   const files: CodeFile[] = [];
   let bytes = 0;
   for (const path of paths) {

@@ -381,17 +381,56 @@ export function endRun(db: Queryable, runId: string, status: TerminalRunStatus, 
 const RunTimesRow = z.object({ start_time: z.number(), end_time: z.number().nullable() });
 
 /**
- * endRun for a run that may not be recorded, in one round trip: answers the run's stored start and
- * end times afterwards (the first end, on a replay), or undefined when there is no such run or it
- * ended without an end time.
+ * endRun for a run that may not be recorded, logging its duration in seconds as metric `key`, in one
+ * round trip (a run's end was two, one after the other). Answers the run's stored start and end
+ * times afterwards (the first end, on a replay), or undefined when there is no such run or it ended
+ * without an end time. The point is timestamped with the stored end, so a replay logs the very same
+ * point (deduplicated); latest_metrics advances as logMetrics advances it.
  */
-export async function endRunTimes(
+export async function endRunWithDuration(
   db: Queryable,
   runId: string,
   status: TerminalRunStatus,
   endTime: number,
+  key: string,
 ): Promise<{ startTime: number; endTime: number } | undefined> {
-  const times = await guardedUpdate(db, runId, END_RUN, [status, endTime, TERMINAL_RUN_STATUSES], 'start_time, end_time', RunTimesRow);
+  const { rows } = await db.query(
+    named(
+      'mlfleet_end_run_with_duration',
+      `WITH updated AS (
+         ${END_RUN}
+         RETURNING run_uuid, start_time, end_time
+       ),
+       -- A run that ended before (a replay) keeps its end; the lock keeps it from being deleted under the point.
+       earlier AS (
+         SELECT run_uuid, start_time, end_time FROM runs WHERE run_uuid = $1 FOR KEY SHARE
+       ),
+       run AS (
+         SELECT * FROM updated
+         UNION ALL
+         SELECT * FROM earlier WHERE NOT EXISTS (SELECT 1 FROM updated)
+       ),
+       point AS (
+         -- float8 division, as JavaScript divides: an earlier point of the same end is the same value.
+         SELECT run_uuid, (end_time - start_time)::float8 / 1000 AS value, end_time AS timestamp FROM run WHERE end_time IS NOT NULL
+       ),
+       appended AS (
+         INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan)
+         SELECT run_uuid, $5, value, timestamp, 0, false FROM point
+         ON CONFLICT DO NOTHING
+       ),
+       latest AS (
+         INSERT INTO latest_metrics AS l (run_uuid, key, value, timestamp, step, is_nan)
+         SELECT run_uuid, $5, value, timestamp, 0, false FROM point
+         ON CONFLICT (run_uuid, key) DO UPDATE
+         SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
+         WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)
+       )
+       SELECT start_time, end_time FROM run`,
+      [runId, status, endTime, TERMINAL_RUN_STATUSES, key],
+    ),
+  );
+  const times = rows.length === 0 ? undefined : RunTimesRow.parse(rows[0]);
   return times?.end_time == null ? undefined : { startTime: times.start_time, endTime: times.end_time };
 }
 

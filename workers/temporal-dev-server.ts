@@ -52,6 +52,9 @@ function isExecutable(file: string): boolean {
   }
 }
 
+// How often the history shard may read each of its task queues (see the flag below).
+const QUEUE_READS_PER_SECOND = 1000;
+
 /** Starts `temporal server start-dev` with mlfleet's search attributes and waits until it answers. */
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<RunningTemporal> {
   const cli = findTemporalCli();
@@ -68,6 +71,12 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   // tasks they wait for across partitions, and a task that lands where no poll waits is forwarded
   // (rate-limited) to one that does. With one server and one worker that only adds latency.
   for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) args.push('--dynamic-config-value', `${key}=1`);
+  // The dev server's one history shard reads each task queue (transfer: a workflow task for
+  // matching, a child's start; timer; visibility) at most 20 times a second by default. Launches a
+  // few tens of milliseconds apart exhaust that, and every new workflow's first task then waited
+  // 30-50 ms in history before matching saw it. Reads happen only when tasks are due, so a higher
+  // cap costs nothing at rest.
+  for (const queue of ['transfer', 'timer', 'visibility']) args.push('--dynamic-config-value', `history.${queue}ProcessorMaxPollRPS=${QUEUE_READS_PER_SECOND}`);
   for (const key of mlfleetSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
 
   // Its own process group, so a Ctrl-C reaches mlfleet first and services stop in order.

@@ -29,14 +29,7 @@ import { launchBegunUpdate, launchProgressQuery } from './definitions';
 import { bookkeepingOptions, pinningOptions } from './activity-options';
 import { failureMessage } from './failure-message';
 import { launchIdFromWorkflowId, stageWorkflowId } from './ids';
-import {
-  MlfleetExperiment,
-  MlfleetLaunch,
-  MlfleetStage,
-  MlfleetTrigger,
-  TemporalScheduledById,
-  TemporalScheduledStartTime,
-} from './search-attributes';
+import { launchSearchAttributes, MlfleetStage, TemporalScheduledById, TemporalScheduledStartTime } from './search-attributes';
 import { type StageResult, stageRun } from './stage';
 
 // Launches started before stages could be settled without a child workflow replay without it.
@@ -101,11 +94,11 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
       ...(schedule ? { schedule } : {}),
       announce: (spec, trigger) => {
         title = spec.experiment;
-        upsertSearchAttributes([
-          { key: MlfleetExperiment, value: spec.experiment },
-          { key: MlfleetLaunch, value: launchId },
-          { key: MlfleetTrigger, value: trigger },
-        ]);
+        const attributes = launchSearchAttributes(spec.experiment, launchId, trigger);
+        // A launch the API started carries them already: upserting them again would cost an event
+        // and a visibility write. (Replay-safe: the attributes at start are in the history.)
+        const current = workflowInfo().typedSearchAttributes;
+        if (attributes.some(({ key, value }) => current.get(key) !== value)) upsertSearchAttributes(attributes);
         showDetails(title, progress);
       },
       // Pinning can take long: the launch has begun before it, not once it is done.
@@ -184,12 +177,7 @@ export async function launchExperiment(rawInput: LaunchInput): Promise<LaunchPro
             // A cancelled launch lets each stage tear down its process (never TERMINATE, which skips that).
             parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
             cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-            typedSearchAttributes: [
-              { key: MlfleetExperiment, value: spec.experiment },
-              { key: MlfleetLaunch, value: launchId },
-              { key: MlfleetStage, value: name },
-              { key: MlfleetTrigger, value: trigger },
-            ],
+            typedSearchAttributes: [...launchSearchAttributes(spec.experiment, launchId, trigger), { key: MlfleetStage, value: name }],
             staticSummary: `stage ${name} of ${spec.experiment} launch ${launchId}`,
           });
           started = true;

@@ -175,10 +175,10 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
    * Starts the launch an idempotency key names, at most once ever: a running workflow is joined
    * (USE_EXISTING), a closed one is never started again (REJECT_DUPLICATE, and the recorded run id).
    */
-  async function startKeyedLaunch(launchId: string, input: LaunchInput): Promise<void> {
+  async function startKeyedLaunch(launchId: string, input: LaunchInput, experiment: string): Promise<void> {
     let runId: string;
     try {
-      const handle = await startLaunch(temporal, { launchId, input, taskQueue: deps.taskQueue, once: true });
+      const handle = await startLaunch(temporal, { launchId, input, experiment, taskQueue: deps.taskQueue, once: true });
       runId = handle.firstExecutionRunId;
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -211,7 +211,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
 
       if (key === undefined) {
         const launchId = randomBytes(8).toString('hex');
-        return firstProgress(launchId, startLaunchUntilBegun(temporal, { launchId, input, taskQueue: deps.taskQueue }));
+        return firstProgress(launchId, startLaunchUntilBegun(temporal, { launchId, input, experiment, taskQueue: deps.taskQueue }));
       }
 
       // The body as sent (key order aside): a retry must repeat the request, not just mean the same.
@@ -226,7 +226,7 @@ export function registerLaunchRoutes(app: FastifyInstance, deps: LaunchRoutesDep
         throw invalid(`${IDEMPOTENCY_KEY_HEADER} '${key}' was already used for a different request`);
       }
       // Started unless a request with this key recorded its start already (its workflow may be long gone).
-      if (claimed.workflowRunId === undefined) await startKeyedLaunch(claimed.launchId, input);
+      if (claimed.workflowRunId === undefined) await startKeyedLaunch(claimed.launchId, input, experiment);
       if (created) return firstProgress(claimed.launchId);
       await reply.status(200).send(await progressOf(claimed.launchId, true));
       return undefined;

@@ -15,8 +15,9 @@ export function makeCodeDir(root: string): string {
   return dir;
 }
 
+/** Starts a launch as the API does (search attributes set at start when the spec is inline). */
 export async function launch(client: Client, taskQueue: string, input: LaunchInput, launchId = uniqueId('l')) {
-  const handle = await startLaunch(client, { launchId, input, taskQueue });
+  const handle = await startLaunch(client, { launchId, input, taskQueue, ...(input.spec ? { experiment: input.spec.experiment } : {}) });
   return { launchId, handle };
 }
 

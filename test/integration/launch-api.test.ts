@@ -4,6 +4,7 @@ import { getOrCreateExperiment } from '../../store/experiments';
 import { insertLaunch } from '../../store/launches';
 import { launchBegunUpdate } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
+import { MlfleetExperiment, MlfleetLaunch, MlfleetTrigger } from '../../workflows/search-attributes';
 import { badSpecs } from '../fixtures/bad-specs';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
 import { eventually } from '../helpers/eventually';
@@ -106,6 +107,21 @@ test('a launch through the API: 201 with its run ids, live progress, then the st
   expect(final.stages.map((s) => [s.name, s.status, s.run_id])).toEqual(launch.stages.map((s) => [s.name, 'FINISHED', s.run_id]));
   const tags = await ctx.pool.query<{ value: string }>("SELECT value FROM tags WHERE run_uuid = $1 AND key = 'mlfleet.trigger'", [launch.run_id]);
   expect(tags.rows[0]?.value).toBe('api');
+});
+
+test("a launch the API starts carries its search attributes from its start: the workflow does not upsert them again", async () => {
+  const experiment = uniqueId('api-attributes');
+  const created = await call('POST', '/api/v1/launches', { spec: { experiment, stages: { ok: { command: 'true' } } } });
+  expect(created.status).toBe(201);
+  const { launch_id: launchId } = LaunchProgress.parse(created.json);
+  const handle = ctx.client.workflow.getHandle(launchWorkflowId(launchId));
+  await handle.result();
+  const attributes = (await handle.describe()).typedSearchAttributes;
+  expect([attributes.get(MlfleetExperiment), attributes.get(MlfleetLaunch), attributes.get(MlfleetTrigger)]).toEqual([experiment, launchId, 'api']);
+  const upserted = (await handle.fetchHistory()).events!.flatMap((event) =>
+    Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+  );
+  expect(upserted.filter((key) => key.startsWith('Mlfleet'))).toEqual([]);
 });
 
 test('GET with wait_seconds answers at the end; a fully cached relaunch answers its POST with its end', async () => {

@@ -7,7 +7,8 @@ import {
   RunNotFoundError,
   createRun,
   endRun,
-  endRunTimes,
+  endRunWithDuration,
+  getMetricHistory,
   getRun,
   getRunInfo,
   listChildRuns,
@@ -119,13 +120,25 @@ describe('run status', () => {
     expect(info).toMatchObject({ status: 'FINISHED', end_time: 1_700_000_100_000 });
   });
 
-  test('endRunTimes answers the stored times: the first end on a replay, nothing for an unknown run', async () => {
+  test('endRunWithDuration ends a run and logs its duration once: a replay answers the first end and logs nothing new', async () => {
     const { runId } = runInput();
     await createRun(pool, runInput({ runId }));
-    expect(await endRunTimes(pool, runId, 'FINISHED', 1_700_000_100_000)).toEqual({ startTime: 1_700_000_000_000, endTime: 1_700_000_100_000 });
-    expect(await endRunTimes(pool, runId, 'FAILED', 1_700_000_200_000)).toEqual({ startTime: 1_700_000_000_000, endTime: 1_700_000_100_000 });
-    expect(await getRunInfo(pool, runId)).toMatchObject({ status: 'FINISHED', end_time: 1_700_000_100_000 });
-    expect(await endRunTimes(pool, newRunId(), 'FAILED', 1)).toBeUndefined();
+    expect(await endRunWithDuration(pool, runId, 'FINISHED', 1_700_000_100_500, 'd')).toEqual({ startTime: 1_700_000_000_000, endTime: 1_700_000_100_500 });
+    expect(await endRunWithDuration(pool, runId, 'FAILED', 1_700_000_200_000, 'd')).toEqual({ startTime: 1_700_000_000_000, endTime: 1_700_000_100_500 });
+    expect(await getRunInfo(pool, runId)).toMatchObject({ status: 'FINISHED', end_time: 1_700_000_100_500 });
+    const point = { key: 'd', value: 100.5, timestamp: 1_700_000_100_500, step: 0 };
+    expect((await getMetricHistory(pool, runId, 'd')).metrics).toEqual([point]);
+    expect((await getRun(pool, runId))?.data.metrics).toEqual([point]);
+    expect(await endRunWithDuration(pool, newRunId(), 'FAILED', 1, 'd')).toBeUndefined();
+  });
+
+  test('endRunWithDuration leaves a later latest point of the key in place', async () => {
+    const { runId } = runInput();
+    await createRun(pool, runInput({ runId }));
+    await logMetrics(pool, runId, [{ key: 'd', value: 7, timestamp: 1, step: 3 }]);
+    await endRunWithDuration(pool, runId, 'FINISHED', 1_700_000_001_000, 'd');
+    expect((await getMetricHistory(pool, runId, 'd')).metrics).toHaveLength(2);
+    expect((await getRun(pool, runId))?.data.metrics).toEqual([{ key: 'd', value: 7, timestamp: 1, step: 3 }]);
   });
 
   test('updateRunInfo follows MLflow: unguarded, and renames through the tag too', async () => {

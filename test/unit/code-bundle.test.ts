@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore, fileUriOf } from '../../storage/file-store';
-import { packCodeBundle, unpackCodeBundle } from '../../storage/code-bundle';
+import { CodeBundleError, packCodeBundle, unpackCodeBundle } from '../../storage/code-bundle';
 import { filePathOf } from '../../storage/file-store';
 
 const store = new FileStore();
@@ -83,6 +83,11 @@ test('outside any .git, GIT_DIR and GIT_WORK_TREE in the environment still make 
     delete process.env.GIT_DIR;
     delete process.env.GIT_WORK_TREE;
   }
+});
+
+test('a folder with nothing to pack is a clear error, not an empty archive', async () => {
+  const empty = makeTree('empty', { 'node_modules/x.js': '', '.mlfleet/state': '' });
+  await expect(packCodeBundle(empty, artifactRoot, store)).rejects.toThrow(new CodeBundleError(`${empty} holds no files to pack`));
 });
 
 test('a bundle is stored once under its digest and unpacks to the same files', async () => {
