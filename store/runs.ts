@@ -380,12 +380,18 @@ export function endRun(db: Queryable, runId: string, status: TerminalRunStatus, 
 
 const RunTimesRow = z.object({ start_time: z.number(), end_time: z.number().nullable() });
 
+// An insert into latest_metrics (aliased l) keeps the greatest (step, timestamp, value) per key, so
+// a point logged late at a lower step never replaces the latest one.
+const ADVANCE_LATEST_METRIC = `ON CONFLICT (run_uuid, key) DO UPDATE
+  SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
+  WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)`;
+
 /**
  * endRun for a run that may not be recorded, logging its duration in seconds as metric `key`, in one
  * round trip (a run's end was two, one after the other). Answers the run's stored start and end
  * times afterwards (the first end, on a replay), or undefined when there is no such run or it ended
  * without an end time. The point is timestamped with the stored end, so a replay logs the very same
- * point (deduplicated); latest_metrics advances as logMetrics advances it.
+ * point (deduplicated); latest_metrics advances as logMetrics advances it (ADVANCE_LATEST_METRIC).
  */
 export async function endRunWithDuration(
   db: Queryable,
@@ -422,9 +428,7 @@ export async function endRunWithDuration(
        latest AS (
          INSERT INTO latest_metrics AS l (run_uuid, key, value, timestamp, step, is_nan)
          SELECT run_uuid, $5, value, timestamp, 0, false FROM point
-         ON CONFLICT (run_uuid, key) DO UPDATE
-         SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
-         WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)
+         ${ADVANCE_LATEST_METRIC}
        )
        SELECT start_time, end_time FROM run`,
       [runId, status, endTime, TERMINAL_RUN_STATUSES, key],
@@ -602,9 +606,7 @@ export async function logMetrics(db: Queryable, runId: string, metrics: readonly
          latest AS (
            INSERT INTO latest_metrics AS l (run_uuid, key, value, timestamp, step, is_nan)
            SELECT run.run_uuid, key, value, timestamp, step, is_nan FROM newest, run
-           ON CONFLICT (run_uuid, key) DO UPDATE
-           SET value = EXCLUDED.value, timestamp = EXCLUDED.timestamp, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
-           WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (l.step, l.timestamp, l.value)
+           ${ADVANCE_LATEST_METRIC}
          )
          SELECT count(*)::int AS runs FROM run`,
         [runId, keys, values, timestamps, steps, nans],
