@@ -24,7 +24,7 @@ export interface RunStageInput {
   artifactUri: string;
 }
 
-/** The agent contract (DESIGN.md) for one stage: what runs, where its inputs and outputs go, whom it reports to. */
+/** The agent contract for one stage: what runs, where its inputs and outputs go, whom it reports to. */
 export function agentJobOf(input: RunStageInput, trackingUri: string, extra: { statusUri?: string } = {}): AgentJob {
   return {
     command: input.command,

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { upstreamOf } from '../domain/dag';
-import { type CodeSource, type LaunchInput, parseLaunchInput, registeredPipelineSpec } from '../domain/launch';
-import { type PipelineSpec, SpecError } from '../domain/pipeline-spec';
-import { launchTriggerOf, readsData, stagePlans } from '../domain/stage-plan';
+import { type LaunchInput, type LaunchTrigger, parseLaunchInput, type ResolvedLaunch, resolveLaunch, reuseOf } from '../domain/launch';
+import { SpecError } from '../domain/pipeline-spec';
+import { launchTriggerOf, readsData, type StagePlan, stagePlans } from '../domain/stage-plan';
 import type { createMemoActivities, createStageSettling, SettledStage, StageOutputs } from './memo';
 import type { createPipelineActivities } from './pipelines';
 import type { createLaunchRecords, createTrackingActivities, PreparedLaunch, PrepareLaunchInput } from './tracking';
@@ -19,14 +18,16 @@ export interface OpenLaunchInput {
   schedule?: { id: string; nominalTime: string };
 }
 
+/** A launch, opened: its plan, which the workflow runs as it is, and the stages that need no run. */
 export interface OpenedLaunch {
-  /** The checked input, less its spec: the launch's options. */
-  options: Omit<LaunchInput, 'spec'>;
-  /** The spec launched (registered or inline), param overrides applied. */
-  spec: PipelineSpec;
+  /** The experiment the launch writes into (its spec's). */
+  experiment: string;
+  trigger: LaunchTrigger;
   prepared: PreparedLaunch;
-  /** Stage → its run id. */
-  stageRunIds: Record<string, string>;
+  /** The stages' names as the spec lists them, which is how the launch's progress lists them. */
+  listed: string[];
+  /** Every stage in DAG order, planned. */
+  stages: StagePlan[];
   /** The stages that need no run. Absent when stages read data: the workflow settles them in an activity that heartbeats. */
   settled?: Record<string, SettledStage>;
   /** What a re-execution takes from the earlier launch, for that later settling (set when `settled` is not). */
@@ -52,18 +53,18 @@ export function createLaunchOpeningActivities(steps: OpeningSteps) {
   return {
     /**
      * Everything a launch does before its first stage can start, in one local activity: check the
-     * input, resolve a registered pipeline and a re-execution's earlier results, record the launch
-     * and settle every stage that needs no run; a launch left with nothing to run is recorded as
-     * ended too. Each step was a workflow turn of its own, and checking the input in the workflow
-     * meant evaluating its schemas there, for every launch (the workflow sandbox keeps no module
-     * between executions). Nothing is written before the input is checked.
+     * input, resolve a registered pipeline and a re-execution's earlier results, record the launch,
+     * plan its stages and settle every stage that needs no run; a launch left with nothing to run
+     * is recorded as ended too. Checking the input here keeps its schemas out of the workflow
+     * sandbox, which keeps no module between executions. Nothing is written before the input is checked.
      */
     async openLaunch(opening: OpenLaunchInput): Promise<OpenedLaunch> {
       const { launchId, workflowId, runId } = opening;
       const { input, spec, code } = await checkedLaunch(opening.input, steps.resolvePipeline);
       try {
-        const { spec: _inline, ...options } = input;
-        const reused = input.from && input.reuse ? await steps.resolveReuse({ launchId: input.reuse, stages: upstreamOf(spec, input.from) }) : {};
+        const reuse = reuseOf(spec, input);
+        const reused = reuse ? await steps.resolveReuse(reuse) : {};
+        const trigger = launchTriggerOf(input);
         const record: PrepareLaunchInput = {
           launchId,
           workflowId,
@@ -74,30 +75,26 @@ export function createLaunchOpeningActivities(steps: OpeningSteps) {
           ...(input.pipeline ? { pipeline: input.pipeline } : {}),
           ...(opening.schedule ? { schedule: opening.schedule } : {}),
           ...(input.from && input.reuse ? { from: input.from, reuse: input.reuse } : {}),
-          trigger: launchTriggerOf(input),
+          trigger,
         };
-        const stageRunIds = Object.fromEntries(Object.keys(spec.stages).map((name) => [name, stageRunIdOf(runId, name)]));
+        const listed = Object.keys(spec.stages);
+        const stageRunIds = Object.fromEntries(listed.map((name) => [name, stageRunIdOf(runId, name)]));
+        const opened = { experiment: spec.experiment, trigger, listed };
         if (readsData(spec)) {
           const prepared = await steps.prepareLaunch(record);
-          return { options, spec, prepared, stageRunIds, reused, finished: false };
+          return { ...opened, prepared, stages: stagePlans(spec, input, prepared, stageRunIds), reused, finished: false };
         }
         const plan = await steps.planLaunch(record);
         const { prepared } = plan;
-        const settling = {
-          launchId,
-          workflowId,
-          parentRunId: runId,
-          experimentId: prepared.experimentId,
-          reused,
-          stages: stagePlans(spec, options, prepared, stageRunIds),
-        };
+        const stages = stagePlans(spec, input, prepared, stageRunIds);
+        const settling = { launchId, workflowId, parentRunId: runId, experimentId: prepared.experimentId, reused, stages };
         // Looking the stages up needs only the plan: it runs while the launch is recorded.
         const [, found] = await Promise.all([steps.recordLaunch(plan), steps.findSettled(settling)]);
         await steps.recordSettled(settling, found);
         const { settled } = found;
-        const finished = Object.keys(spec.stages).every((name) => settled[name] !== undefined);
+        const finished = listed.every((name) => settled[name] !== undefined);
         if (finished) await steps.finishLaunch({ launchId, runId, status: 'FINISHED' });
-        return { options, spec, prepared, stageRunIds, settled, finished };
+        return { ...opened, prepared, stages, settled, finished };
       } catch (err) {
         // A launch that cannot go on once its spec is known still lists its stages (as skipped).
         if (!(err instanceof ApplicationFailure) || !err.nonRetryable) throw err;
@@ -108,18 +105,11 @@ export function createLaunchOpeningActivities(steps: OpeningSteps) {
   };
 }
 
-/** The input checked, and the spec it launches: inline, or the registered version it names. */
-async function checkedLaunch(
-  raw: unknown,
-  resolvePipeline: OpeningSteps['resolvePipeline'],
-): Promise<{ input: LaunchInput; spec: PipelineSpec; code?: CodeSource }> {
+/** The input checked, and what it launches: its spec (overrides applied) and code. */
+async function checkedLaunch(raw: unknown, resolvePipeline: OpeningSteps['resolvePipeline']): Promise<ResolvedLaunch & { input: LaunchInput }> {
   try {
-    const { input, spec } = parseLaunchInput(raw);
-    if (spec) return { input, spec, ...(input.code ? { code: input.code } : {}) };
-    const resolved = await resolvePipeline({ ref: input.pipeline! });
-    // A registered version brings its code unless the launch names other code.
-    const code = input.code ?? (resolved.codeBundle ? { bundle: resolved.codeBundle } : undefined);
-    return { input, spec: registeredPipelineSpec(resolved.spec, input), ...(code ? { code } : {}) };
+    const input = parseLaunchInput(raw);
+    return { input, ...(await resolveLaunch(input, (ref) => resolvePipeline({ ref }))) };
   } catch (err) {
     // Permanent: the same input cannot pass on a retry, and nothing has been recorded yet.
     if (err instanceof SpecError) throw ApplicationFailure.nonRetryable(`invalid launch input:\n${err.message}`, 'InvalidLaunchInput');

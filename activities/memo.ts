@@ -1,19 +1,15 @@
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { AgentInput } from '../domain/agent-job';
 import { CacheKeyMaterial } from '../domain/cache-key';
 import { canonicalJson } from '../domain/canonical-json';
 import type { StagePlan } from '../domain/stage-plan';
-import { SNAPSHOT_DATASET_SOURCE_TYPE, type SnapshotManifest } from '../domain/snapshot';
-import { writeDatasetInputs } from '../store/datasets';
 import { dropMemo, findMemo, findMemoCandidates, type MemoEntry, registerMemo } from '../store/memo';
-import { setTags } from '../store/runs';
+import { setTags } from '../store/run-writes';
 import { recordSettledStages, type SettledStageRecord } from '../store/settled-stages';
 import { findReusableOutputs, type StageOutputs } from '../store/reuse';
-import { recordSnapshot } from '../store/snapshots';
-import { joinUri } from '../storage/object-store';
 import { digestOf } from '../storage/digest';
-import { pinSnapshot, SnapshotError, writeManifest } from '../storage/snapshots';
 import type { ActivityDeps } from './deps';
+import { createInputPinning, type InputPinning, type InputRecords, SNAPSHOT_FAILED, upstreamDataset } from './pinning';
 import {
   createStageRecords,
   type FinishStageRunInput,
@@ -75,12 +71,6 @@ export interface SettledStage extends Omit<StageOutputs, 'runId'> {
   inputDigests: Record<string, string>;
 }
 
-const SNAPSHOT_FAILED = 'SnapshotFailed';
-
-const permanent = (err: unknown, type: string): never => {
-  throw ApplicationFailure.nonRetryable((err as Error).message, type);
-};
-
 /** What finding a launch's settled stages produced: the stages, and what settled ones read. */
 export interface FoundSettled {
   settled: Record<string, SettledStage>;
@@ -90,68 +80,15 @@ export interface FoundSettled {
 /**
  * Settling a launch's stages in two steps: `findSettled` finds the stages that need no run and
  * writes nothing of them; `recordSettled` writes their runs. A launch's opening records the launch
- * while it looks its stages up. Also the pinning and input records a stage's start shares.
+ * while it looks its stages up.
  */
 export function createStageSettling(deps: ActivityDeps) {
   const { pool, store, artifactRoot, provider } = deps;
-  const casRoot = joinUri(artifactRoot, 'cas');
+  const pinning = createInputPinning(deps);
 
   /** True when every output of a stored result is still in the artifact store. */
   const outputsPresent = async (outputs: Record<string, string>): Promise<boolean> =>
     (await Promise.all(Object.values(outputs).map((uri) => store.exists(uri)))).every(Boolean);
-
-  /** Pins the data inputs of `refs` (upstream outputs already carry their digest); nothing is written to a run yet. */
-  async function pinInputs(refs: Record<string, StageInputRef>): Promise<PinnedInputs> {
-    const prepared: Record<string, PreparedInput> = {};
-    const datasets: DatasetFacts[] = [];
-    const manifests: Record<string, SnapshotManifest> = {};
-    for (const [name, ref] of Object.entries(refs)) {
-      if (ref.digest !== undefined) {
-        prepared[name] = { uri: ref.uri, digest: ref.digest };
-        datasets.push({ name, digest: ref.digest, source: JSON.stringify({ uri: ref.uri, kind: 'stage_output' }) });
-        continue;
-      }
-      let pinned;
-      try {
-        pinned = await pinSnapshot(store, ref.uri, { copy: ref.copy === true, casRoot, onPage: (count) => heartbeat({ input: name, pinned: count }) });
-      } catch (err) {
-        if (err instanceof SnapshotError) permanent(err, SNAPSHOT_FAILED);
-        throw err;
-      }
-      const manifestUri = joinUri(artifactRoot, 'snapshots', `${pinned.digest.replace(':', '-')}.json`);
-      await writeManifest(store, pinned.manifest, manifestUri);
-      await recordSnapshot(pool, { digest: pinned.digest, manifest: pinned.manifest, bytes: pinned.bytes, manifestUri, createdAt: Date.now() });
-      prepared[name] = { uri: ref.uri, digest: pinned.digest, manifest: manifestUri, cas: casRoot };
-      manifests[name] = pinned.manifest;
-      datasets.push({
-        name,
-        digest: pinned.digest,
-        source: JSON.stringify({ uri: ref.uri, mode: pinned.manifest.mode, objects: pinned.manifest.entries.length, bytes: pinned.bytes }),
-      });
-    }
-    return { prepared, datasets, manifests };
-  }
-
-  /**
-   * Each run's record of what it read: its dataset inputs, and a copy of each manifest among its
-   * artifacts. Idempotent, so it needs no transaction: a retry completes what an attempt left.
-   */
-  async function recordInputs(experimentId: string, runs: Array<{ runId: string; pinned: PinnedInputs }>): Promise<void> {
-    for (const { runId, pinned } of runs) {
-      for (const [name, manifest] of Object.entries(pinned.manifests)) {
-        // The run keeps its own copy, so its artifacts say what it read even without mlfleet's tables.
-        await writeManifest(store, manifest, joinUri(runArtifactUri(artifactRoot, experimentId, runId), 'mlfleet', 'snapshots', `${name}.json`));
-      }
-    }
-    await writeDatasetInputs(
-      pool,
-      experimentId,
-      runs.map(({ runId, pinned }) => ({
-        runId,
-        datasetInputs: pinned.datasets.map((d) => ({ dataset: { ...d, source_type: SNAPSHOT_DATASET_SOURCE_TYPE }, tags: [{ key: 'mlflow.data.context', value: 'input' }] })),
-      })),
-    );
-  }
 
   /**
    * The memoized result under `cacheKey` that another run registered, unchecked: from prefetched
@@ -205,7 +142,7 @@ export function createStageSettling(deps: ActivityDeps) {
       let pinned = pins.get(stage.name);
       if (pinned === undefined) {
         try {
-          pinned = await pinInputs(refs);
+          pinned = await pinInputs(pinning, refs);
         } catch (err) {
           // The stage itself runs into it again and fails with the reason on its own run.
           if (!(err instanceof ApplicationFailure && err.type === SNAPSHOT_FAILED)) throw err;
@@ -224,9 +161,6 @@ export function createStageSettling(deps: ActivityDeps) {
   }
 
   return {
-    pinInputs,
-    recordInputs,
-
     /** The memoized result under `cacheKey` whose outputs are all still stored. */
     async findUsableMemo(experimentId: string, cacheKey: string, runId: string): Promise<StageOutputs | undefined> {
       const entry = await memoFor(experimentId, cacheKey, runId);
@@ -309,7 +243,7 @@ export function createStageSettling(deps: ActivityDeps) {
       // opening retried after either landed completes the other.
       await Promise.all([
         recordSettledStages(pool, records),
-        recordInputs(
+        pinning.recordInputs(
           input.experimentId,
           input.stages.flatMap((stage) => (pinnedInputs[stage.name] ? [{ runId: stage.runId, pinned: pinnedInputs[stage.name]! }] : [])),
         ),
@@ -322,6 +256,7 @@ export function createStageSettling(deps: ActivityDeps) {
 export function createMemoActivities(deps: ActivityDeps) {
   const { pool, store } = deps;
   const records = createStageRecords(deps);
+  const pinning = createInputPinning(deps);
   const settling = createStageSettling(deps);
 
   return {
@@ -334,9 +269,9 @@ export function createMemoActivities(deps: ActivityDeps) {
      */
     async beginStage(input: BeginStageInput): Promise<BegunStage> {
       const { artifactUri } = await records.startStage(input.start);
-      const pinned = await settling.pinInputs(input.inputs);
+      const pinned = await pinInputs(pinning, input.inputs);
       const { prepared } = pinned;
-      await settling.recordInputs(input.start.experimentId, [{ runId: input.start.runId, pinned }]);
+      await pinning.recordInputs(input.start.experimentId, [{ runId: input.start.runId, pinned }]);
       const cacheKey = cacheKeyOf({ ...input.material, inputs: digestsOf(prepared) });
       await setTags(pool, input.start.runId, { 'mlfleet.cache_key': cacheKey });
       const hit = input.lookup ? await settling.findUsableMemo(input.start.experimentId, cacheKey, input.start.runId) : undefined;
@@ -386,16 +321,25 @@ export function createMemoActivities(deps: ActivityDeps) {
 }
 
 /** What pinning a stage's inputs produced: what crosses Temporal (prepared) and what the run records. */
-interface PinnedInputs {
+interface PinnedInputs extends InputRecords {
   prepared: Record<string, PreparedInput>;
-  datasets: DatasetFacts[];
-  manifests: Record<string, SnapshotManifest>;
 }
 
-interface DatasetFacts {
-  name: string;
-  digest: string;
-  source: string;
+/** Pins the data inputs of `refs` (upstream outputs already carry their digest); nothing is written to a run yet. */
+async function pinInputs(pinning: InputPinning, refs: Record<string, StageInputRef>): Promise<PinnedInputs> {
+  const pinned: PinnedInputs = { prepared: {}, datasets: [], manifests: {} };
+  for (const [name, ref] of Object.entries(refs)) {
+    if (ref.digest !== undefined) {
+      pinned.prepared[name] = { uri: ref.uri, digest: ref.digest };
+      pinned.datasets.push(upstreamDataset(name, ref.uri, ref.digest));
+      continue;
+    }
+    const data = await pinning.pinData(name, ref.uri, ref.copy === true);
+    pinned.prepared[name] = data.input;
+    pinned.manifests[name] = data.manifest;
+    pinned.datasets.push(data.dataset);
+  }
+  return pinned;
 }
 
 const cacheKeyOf = (material: CacheKeyMaterial): string => digestOf(canonicalJson(CacheKeyMaterial.parse(material)));

@@ -8,7 +8,7 @@ export interface ResolvePipelineInput {
 }
 
 export interface ResolvedPipeline {
-  /** The registered spec as stored; the workflow validates it like any other spec. */
+  /** The registered spec as stored; the launch's opening checks it like any other spec. */
   spec: unknown;
   codeBundle?: string;
   /** sha256 of the canonical `{spec, code_bundle}`: the registered version's identity. */

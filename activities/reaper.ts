@@ -1,9 +1,9 @@
 import { heartbeat } from '@temporalio/activity';
-import { currentOffers } from '../clouds/pricing/refresh';
-import type { TaggedVm, VmDriver } from '../clouds/vm-driver';
+import { currentOffers } from './prices';
+import type { TaggedVm, VmCloud, VmDriver } from '../clouds/vm-driver';
 import { getLease, listOpenLeases, releaseLease } from '../store/vm-leases';
 import type { ActivityDeps } from './deps';
-import { terminateLeasedVm, type VmCloud } from './vm-compute';
+import { terminateLeasedVm } from './vm-compute';
 
 /** One VM the reaper terminated, and why. */
 export interface ReapedVm {

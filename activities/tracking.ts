@@ -7,7 +7,9 @@ import type { PipelineSpec } from '../domain/pipeline-spec';
 import { getCodeBundle } from '../store/code-bundles';
 import { getOrCreateExperiment } from '../store/experiments';
 import { COST_METRIC, DURATION_METRIC, LaunchNotFoundError, insertLaunch, setLaunchStatus, upsertStageRun } from '../store/launches';
-import { createRun, endRunWithDuration, logMetrics, logParams, setTags, type TerminalRunStatus } from '../store/runs';
+import { logMetrics } from '../store/metrics';
+import type { TerminalRunStatus } from '../store/run-record';
+import { createRun, endRunWithDuration, logParams, setTags } from '../store/run-writes';
 import { type CodeFile, CodeBundleError, codeBundleUri, packCodeBundle } from '../storage/code-bundle';
 import { leaseTotals } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
@@ -296,10 +298,6 @@ export function createTrackingActivities(deps: ActivityDeps) {
       await launches.recordLaunch(plan);
       return plan.prepared;
     },
-
-    startStageRun: (input: StartStageRunInput): Promise<{ artifactUri: string }> => records.startStage(input),
-
-    finishStageRun: (input: FinishStageRunInput): Promise<void> => records.finishStage(input),
 
     /** Ends what was recorded of the launch: nothing at all when it failed before prepareLaunch did. */
     async finishLaunch(input: FinishRunInput): Promise<void> {

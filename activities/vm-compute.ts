@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { renderBootScript } from '../clouds/boot-script';
-import { currentOffers, type PriceSource } from '../clouds/pricing/refresh';
+import { leaseIdOf } from '../clouds/lease-id';
+import { currentOffers } from './prices';
 import { ProvisionError } from '../clouds/provision-error';
-import type { VmDriver, VmRef } from '../clouds/vm-driver';
+import type { VmCloud, VmDriver, VmRef } from '../clouds/vm-driver';
 import { AgentStatus, type AgentInput, type AgentJob, type StageCredentials } from '../domain/agent-job';
 import { PROVISION_BLOCKED_FAILURE, type PlacementBlock } from '../domain/offer';
 import { rankOffers, type InputFootprint, type RankedOffer } from '../domain/placement';
@@ -15,31 +15,11 @@ import { medianStageHours } from '../store/stage-durations';
 import { extendLease, getLease, markLeaseLive, openLease, releaseLease, type VmLease } from '../store/vm-leases';
 import { joinUri } from '../storage/object-store';
 import { readStoredText } from '../storage/snapshots';
-import { stageAccessOf, StageCredentialsError, type StageCredentialIssuer } from '../storage/stage-credentials';
+import { stageAccessOf, StageCredentialsError } from '../storage/stage-credentials';
 import { agentJobOf, pollInterval, type RunStageInput } from './compute';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps, CloudDeps } from './deps';
 
-export type VmCloud = VmRef['cloud'];
 
-/** What a worker needs to place stages on clouds; absent, every stage runs on the local provider. */
-export interface CloudDeps {
-  drivers: Partial<Record<VmCloud, VmDriver>>;
-  /** The clouds stages may go to: `local` and/or clouds with a driver. */
-  enabled: Cloud[];
-  /** Where a VM's boot script downloads the agent (`GET /api/v1/agent.js` of this mlfleet). */
-  agentUrl: string;
-  /** How long a lease holds without a heartbeat before the reaper may take its VM. */
-  leaseTtlMs: number;
-  /** Live price sources the scheduled refresh reads into the offer catalog. */
-  priceSources: PriceSource[];
-  /** Whether a lease's owner (a stage workflow) still runs; `unknown` when Temporal does not know it. */
-  workflowLiveness: (workflowId: string) => Promise<'running' | 'closed' | 'unknown'>;
-  /**
-   * Mints each VM's credentials, scoped to its stage (`stage_role_arn`); absent, VMs get no AWS
-   * credentials and reach S3, if at all, through their instance profile.
-   */
-  stageCredentials?: StageCredentialIssuer;
-}
 
 /** Terminates whatever VM a lease holds, idempotently: by id, or (when the create's answer never arrived) by its lease tag. */
 export async function terminateLeasedVm(driver: VmDriver, lease: VmLease): Promise<void> {
@@ -100,10 +80,6 @@ function fitsLocally(resources: Resources, enabled: readonly Cloud[]): boolean {
   if (resources.clouds && !resources.clouds.includes('local')) return false;
   return (resources.cpus ?? 0) <= cpus().length && (resources.memory_gb ?? 0) <= totalmem() / 2 ** 30;
 }
-
-/** A lease id that is a valid VM name on every cloud (lowercase, starts with a letter, ≤ 63 chars) and the same on every retry. */
-export const leaseIdOf = (stageKey: string, placementAttempt: number): string =>
-  `mlfleet-${createHash('sha256').update(`${stageKey}#${placementAttempt}`).digest('hex').slice(0, 24)}`;
 
 /** Label values every cloud accepts: lowercase letters, digits, `_` and `-`, at most 63. */
 const labelValue = (text: string): string =>

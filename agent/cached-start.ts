@@ -5,8 +5,8 @@ import { Script } from 'node:vm';
 
 /**
  * `node cached-start.cjs AGENT_BUNDLE JOB_DIR`: runs the agent bundle from V8's code cache, kept
- * beside it as `AGENT_BUNDLE.v8cache`. Compiling the 2 MB bundle took ~50 ms of an agent's start,
- * and every local stage starts an agent. The first agent (or one whose cache V8 rejects, after a
+ * beside it as `AGENT_BUNDLE.v8cache`, since compiling the bundle is a large share of an agent's
+ * start and every local stage starts an agent. The first agent (or one whose cache V8 rejects, after a
  * Node upgrade) compiles as usual and writes the cache when it exits, so the cache holds every
  * function that run compiled.
  */

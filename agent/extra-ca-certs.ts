@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
-// Node reads and parses NODE_EXTRA_CA_CERTS as it starts, TLS or not: ~50 ms of every local
+// Node reads and parses NODE_EXTRA_CA_CERTS as it starts, TLS or not, which slows every local
 // agent's start on a machine that sets it (a proxy's CA), where most stages never open a TLS
 // connection. The local provider hands the file to the agent under another name; the agent loads
 // it only for a TLS client (its s3:// store), and gives the stage's command the variable back.

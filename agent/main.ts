@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   // used when given; otherwise the SDK's chain (an instance profile, or the worker's own setup).
   const credentials = credentialsFromEnv(process.env);
   const store = createObjectStore({
-    // Imported on the first s3:// URI only: loading the S3 SDK took ~55 ms of an agent's ~280 ms start.
+    // Imported on the first s3:// URI only: loading the S3 SDK is a large share of an agent's start.
     s3Store: async () => {
       const { S3Store, createS3Client } = await import('../storage/s3-store');
       const ca = await deferredCa(process.env);

@@ -1,10 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { type ExperimentGrantView, Permission, type TeamView, type TokenView } from '../domain/auth';
-import { AdminSetupError, createAdmin } from '../api/auth/first-admin';
-import { UserExistsError } from '../store/users';
+import { AdminSetupError, createAdmin } from '../server/first-admin';
 import type { Grantee } from '../domain/auth';
 import { AccessApi, type MlflowUser } from './access-client';
-import { withDatabase } from './database';
+import { withDatabase } from '../server/database';
 import { closePasswordInput, readPassword } from './password-input';
 
 // `mlfleet admin | user | team | token | grant | grants`: access control from the command line.
@@ -94,6 +93,17 @@ export const renderGrants = (grants: ExperimentGrantView[]): string =>
 
 const withUrl = (command: Command, defaultUrl: string): Command => command.option('--url <url>', 'mlfleet API (or MLFLEET_URL)', defaultUrl);
 
+/** `<parent> list`: what `fetch` answers, as a table or, with --json, as `{ <key>: [...] }` like the API's body. */
+function addListCommand<T>(parent: Command, defaultUrl: string, description: string, key: string, fetch: (api: AccessApi) => Promise<T[]>, render: (items: T[]) => string): void {
+  withUrl(parent.command('list'), defaultUrl)
+    .description(description)
+    .option('--json', 'print as JSON', false)
+    .action(async (opts: { json: boolean; url: string }) => {
+      const items = await fetch(new AccessApi(opts.url));
+      print(opts.json, { [key]: items }, () => render(items));
+    });
+}
+
 /** `mlfleet admin create`: straight into the database, no API or credentials needed. */
 export function adminCommand(): Command {
   const admin = new Command('admin').description('bootstrap access control through the database (for the first admin, or a lost admin password)');
@@ -113,7 +123,6 @@ export function adminCommand(): Command {
           console.log(outcome === 'created' ? `created admin ${opts.username}` : `replaced the password of ${opts.username}; it is an admin`);
         } catch (err) {
           if (err instanceof AdminSetupError) throw new UsageError(err.message);
-          if (err instanceof UserExistsError) throw new UsageError(`user '${opts.username}' exists; pass --force to replace its password and make it an admin`);
           throw err;
         }
       }),
@@ -136,13 +145,7 @@ export function userCommand(defaultUrl: string): Command {
       }),
     );
 
-  withUrl(user.command('list'), defaultUrl)
-    .description('list the users (admins)')
-    .option('--json', 'print as JSON', false)
-    .action(async (opts: { json: boolean; url: string }) => {
-      const users = await new AccessApi(opts.url).listUsers();
-      print(opts.json, { users }, () => renderUsers(users));
-    });
+  addListCommand(user, defaultUrl, 'list the users (admins)', 'users', (api) => api.listUsers(), renderUsers);
 
   withUrl(user.command('delete <username>'), defaultUrl)
     .description('delete a user with its tokens, team memberships and grants (admins)')
@@ -188,13 +191,7 @@ export function teamCommand(defaultUrl: string): Command {
       console.log(`created team ${name}`);
     });
 
-  withUrl(team.command('list'), defaultUrl)
-    .description('list the teams and their members')
-    .option('--json', 'print as JSON', false)
-    .action(async (opts: { json: boolean; url: string }) => {
-      const teams = await new AccessApi(opts.url).listTeams();
-      print(opts.json, { teams }, () => renderTeams(teams));
-    });
+  addListCommand(team, defaultUrl, 'list the teams and their members', 'teams', (api) => api.listTeams(), renderTeams);
 
   withUrl(team.command('delete <name>'), defaultUrl)
     .description("delete a team and its grants (admins); its members' own grants stay")

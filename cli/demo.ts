@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { leaseIdOf } from '../activities/vm-compute';
+import { leaseIdOf } from '../clouds/lease-id';
 import type { LaunchProgress } from '../domain/launch';
 import type { PipelineSpec } from '../domain/pipeline-spec';
 import { CONTROL_PREFIX } from '../emulators/control';
 import { startEmulators, type Emulators } from '../emulators/start';
-import { projectRoot } from '../workers/project-root';
-import type { RunningStack } from '../workers/stack';
+import { projectRoot } from '../server/project-root';
+import type { RunningStack } from '../server/stack';
 import { stageWorkflowId } from '../workflows/ids';
 import { MlfleetApi } from './api-client';
 import { uploadCode } from './code-upload';
@@ -13,7 +13,8 @@ import { describeEmulators, emulatorsDirOf } from './emulators';
 import { waitForLaunch } from './launch';
 import { loadPipelineFile } from './pipeline-file';
 import { renderMetrics, renderPlacements, renderRunTree } from './render';
-import { bringUp, dataDirOf, untilSignal } from './up';
+import { untilSignal } from '../server/until-signal';
+import { bringUp, dataDirOf } from './up';
 
 export const DEMO_PIPELINE = join(projectRoot, 'examples', 'churn', 'pipeline.yaml');
 

@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { CONTROL_PREFIX } from '../emulators/control';
 import { startEmulators, type Emulators } from '../emulators/start';
-import { dataDirOf, untilSignal } from './up';
+import { untilSignal } from '../server/until-signal';
+import { dataDirOf } from './up';
 
 /** Where the simulated clouds keep their VMs' folders and their clouds config, under a data folder. */
 export const emulatorsDirOf = (dataDir: string): string => join(dataDir, 'emulators');

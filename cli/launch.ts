@@ -1,5 +1,5 @@
-import { checkStageOptions, isTerminalStatus, type LaunchInput, type LaunchProgress, PipelineRef } from '../domain/launch';
-import { applyParamOverrides, parseParamAssignment } from '../domain/params';
+import { isTerminalStatus, type LaunchInput, type LaunchProgress, launchSpec, PipelineRef } from '../domain/launch';
+import { parseParamAssignment } from '../domain/params';
 import { type ApiRequestError, MlfleetApi } from './api-client';
 import { uploadCode } from './code-upload';
 import { loadPipelineFile } from './pipeline-file';
@@ -41,8 +41,8 @@ export async function launchCommand(file: string | undefined, opts: LaunchOption
   let launched: LaunchProgress;
   if (file !== undefined) {
     const { spec, dir } = loadPipelineFile(file);
-    applyParamOverrides(spec, params);
-    checkStageOptions(spec, opts);
+    // Overrides and stage options are checked here, as the launch will apply them, before the upload.
+    launchSpec(spec, { params, ...cacheOptions(opts) });
     const code = await uploadCode(api, dir);
     launched = await api.createLaunch({ spec, params, code, trigger: 'cli', ...cacheOptions(opts) });
   } else {
@@ -54,8 +54,7 @@ export async function launchCommand(file: string | undefined, opts: LaunchOption
     // The registered spec checks the overrides here, as a file's would, before anything starts.
     const at = ref.data.lastIndexOf('@');
     const registered = await api.getPipelineVersion(ref.data.slice(0, at), Number(ref.data.slice(at + 1)));
-    applyParamOverrides(registered.spec, params);
-    checkStageOptions(registered.spec, opts);
+    launchSpec(registered.spec, { params, ...cacheOptions(opts) });
     launched = await api.createLaunch({ pipeline: ref.data, params, trigger: 'cli', ...cacheOptions(opts) });
   }
   if (!opts.wait) {

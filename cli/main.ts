@@ -10,7 +10,7 @@ import { scheduleCommand } from './schedule';
 import { pipelineCommand } from './pipeline';
 import { planCommand } from './plan';
 import { launchJson, renderRunTree } from './render';
-import { apiCommand, workerCommand } from './serve';
+import { runApiProcess, runWorkerProcess } from '../server/standalone';
 import { upCommand } from './up';
 
 const DEFAULT_URL = process.env.MLFLEET_URL ?? 'http://127.0.0.1:5000';
@@ -103,14 +103,14 @@ program.addCommand(planCommand(DEFAULT_URL));
 program
   .command('worker')
   .description('run a worker against DATABASE_URL and TEMPORAL_ADDRESS (production)')
-  .action(() => workerCommand());
+  .action(() => runWorkerProcess());
 
 program
   .command('api')
   .description('run the API against DATABASE_URL and TEMPORAL_ADDRESS (production)')
   .option('--port <n>', 'port (default 5000, or MLFLEET_PORT)', port)
   .option('--host <host>', 'interface to listen on (or MLFLEET_HOST)', process.env.MLFLEET_HOST ?? '0.0.0.0')
-  .action((opts: { port?: number; host: string }) => apiCommand(opts));
+  .action((opts: { port?: number; host: string }) => runApiProcess(opts));
 
 program.addCommand(scheduleCommand(DEFAULT_URL));
 

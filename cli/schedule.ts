@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { z } from 'zod';
-import type { LaunchInput } from '../domain/launch';
-import { applyParamOverrides, parseParamAssignment } from '../domain/params';
+import { launchSpec, type LaunchInput } from '../domain/launch';
+import { parseParamAssignment } from '../domain/params';
 import { formatSpecIssues, specErrorMap } from '../domain/pipeline-spec';
 import { BackfillInput, OverlapPolicy, ScheduleInput, ScheduleUpdate, type ScheduleView } from '../domain/schedule';
 import { MlfleetApi } from './api-client';
@@ -63,7 +63,7 @@ async function launchPart(file: string | undefined, opts: TimingOptions): Promis
   const params = Object.fromEntries(opts.param.map(parseParamAssignment));
   if (file === undefined) return { pipeline: opts.pipeline, ...(opts.param.length > 0 ? { params } : {}) };
   const { spec, dir } = loadPipelineFile(file);
-  applyParamOverrides(spec, params); // bad params fail here, before the upload
+  launchSpec(spec, { params }); // bad params fail here, before the upload
   const code = await uploadCode(new MlfleetApi(opts.url), dir);
   return { spec, ...(opts.param.length > 0 ? { params } : {}), code };
 }

@@ -1,6 +1,7 @@
-import type { CloudsConfig } from '../workers/cloud-config';
-import { loadConfig, type MlfleetConfig } from '../workers/config';
-import { type RunningStack, startStack } from '../workers/stack';
+import type { CloudsConfig } from '../server/cloud-config';
+import { loadConfig, type MlfleetConfig } from '../server/config';
+import { type RunningStack, startStack } from '../server/stack';
+import { untilSignal } from '../server/until-signal';
 
 export interface UpOptions {
   port?: number;
@@ -44,16 +45,4 @@ export async function upCommand(opts: UpOptions): Promise<void> {
   process.once('SIGINT', () => process.exit(130));
   await stack.stop();
   console.log('[mlfleet] stopped; unfinished launches resume on the next `mlfleet up`.');
-}
-
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
 }

@@ -1,3 +1,4 @@
+import type { VmCloud } from '../domain/clouds';
 import type { Offer } from '../domain/offer';
 
 /** Everything a cloud needs to create one stage VM, derived deterministically from the stage. */
@@ -16,8 +17,11 @@ export interface VmSpec {
 }
 
 /** Where a VM lives: enough to describe or delete it again. */
+/** The clouds that run stage VMs (every cloud but the local machine). */
+export type { VmCloud };
+
 export interface VmRef {
-  cloud: 'aws' | 'gcp' | 'azure';
+  cloud: VmCloud;
   /** The cloud's id: EC2 instance id, GCP instance name, Azure VM name. */
   vmId: string;
   region: string;

@@ -30,7 +30,7 @@ export const StageCredentials = z
   .strict();
 export type StageCredentials = z.infer<typeof StageCredentials>;
 
-/** What the agent is told to do: the stage agent contract of DESIGN.md, as one JSON document. */
+/** What the agent is told to do: the contract between a stage and the agent that runs it, as one JSON document. */
 export const AgentJob = z
   .object({
     /** The stage command with `${params.*}`, `${inputs.*}` and `${outputs.*}` still in it. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ParamValue } from './param-value';
 
 /**
- * Everything a stage's result depends on (DESIGN.md, Memoization): the cache key is the sha256 of
+ * Everything a stage's result depends on, so equal keys mean reusable results: the cache key is the sha256 of
  * the canonical JSON of this. Resources are left out on purpose: where a stage runs must not
  * change what it computes.
  */

@@ -1,15 +1,17 @@
 import { type InputSpec, inputValue, parseInputRef } from './input-ref';
-import type { PipelineSpec } from './pipeline-spec';
 
-/** Just what the DAG functions read, so they also work on a spec that is still being validated. */
-type StagesOnly = { stages: Record<string, { inputs?: Record<string, InputSpec> | undefined }> };
+/**
+ * Just what the DAG functions read of a spec, so they also work on one still being validated, and
+ * the spec's schema, which checks for cycles with them, is not imported back.
+ */
+export type StageGraph = { stages: Record<string, { inputs?: Record<string, InputSpec> | undefined }> };
 
 /**
  * Upstream stages of every stage (from its input references), deduplicated, in the order the
  * stage's inputs name them. References to unknown stages and to the stage itself are left out:
  * spec validation reports those, and they must not look like edges here.
  */
-export function stageDependencies(spec: StagesOnly | PipelineSpec): Record<string, string[]> {
+export function stageDependencies(spec: StageGraph): Record<string, string[]> {
   const deps: Record<string, string[]> = {};
   for (const [name, stage] of Object.entries(spec.stages)) {
     const upstream: string[] = [];
@@ -116,7 +118,7 @@ export function findCycle(deps: Record<string, string[]>): string[] | undefined 
 }
 
 /** Stages in an order where each comes after its upstreams; ties keep declaration order. */
-export function topologicalOrder(spec: StagesOnly | PipelineSpec): string[] {
+export function topologicalOrder(spec: StageGraph): string[] {
   const deps = stageDependencies(spec);
   const pending = Object.keys(deps);
   const done = new Set<string>();
@@ -134,7 +136,7 @@ export function topologicalOrder(spec: StagesOnly | PipelineSpec): string[] {
   return order;
 }
 
-function assertStage(spec: StagesOnly | PipelineSpec, stage: string): void {
+function assertStage(spec: StageGraph, stage: string): void {
   if (!Object.prototype.hasOwnProperty.call(spec.stages, stage)) throw new Error(`unknown stage '${stage}'`);
 }
 
@@ -153,14 +155,14 @@ function reachable(start: string, edges: Map<string, string[]>): Set<string> {
 }
 
 /** `stage` and every stage downstream of it, in topological order: what `--from stage` re-runs. */
-export function descendants(spec: StagesOnly | PipelineSpec, stage: string): string[] {
+export function descendants(spec: StageGraph, stage: string): string[] {
   assertStage(spec, stage);
   const seen = reachable(stage, downstreamEdges(stageDependencies(spec)));
   return topologicalOrder(spec).filter((name) => seen.has(name));
 }
 
 /** Every stage `stage` transitively reads from (excluding itself), in topological order. */
-export function upstreamOf(spec: StagesOnly | PipelineSpec, stage: string): string[] {
+export function upstreamOf(spec: StageGraph, stage: string): string[] {
   assertStage(spec, stage);
   const deps = stageDependencies(spec);
   const seen = reachable(stage, new Map(Object.entries(deps)));

@@ -1,3 +1,4 @@
+import type { VmCloud } from './clouds';
 import type { Cloud } from './pipeline-spec';
 
 /**
@@ -6,7 +7,7 @@ import type { Cloud } from './pipeline-spec';
  * First-tier list prices from third-party summaries (clouds.md §5.2, 2025–early 2026); the free
  * monthly allowances are left out, since a deployment's other traffic uses them up.
  */
-export const EGRESS_USD_PER_GB: Readonly<Record<Exclude<Cloud, 'local'>, { crossRegion: number; internet: number }>> = {
+export const EGRESS_USD_PER_GB: Readonly<Record<VmCloud, { crossRegion: number; internet: number }>> = {
   aws: { crossRegion: 0.02, internet: 0.09 },
   // Premium tier, GCP's default network tier.
   gcp: { crossRegion: 0.02, internet: 0.12 },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { upstreamOf } from './dag';
 import { ParamValue } from './param-value';
 import { applyParamOverrides } from './params';
 import { formatSpecIssues, parsePipelineSpec, PipelineSpec, SpecError, specErrorMap } from './pipeline-spec';
@@ -57,33 +58,56 @@ export const LaunchInput = z
 export type LaunchInput = z.infer<typeof LaunchInput>;
 
 /**
- * Validates a launch input from any caller and applies its param overrides: the one check shared
- * by the API, the CLI and the workflow itself. Throws SpecError with every problem, in document order.
+ * Validates a launch input from any caller (the API checks its body with the same schema): throws
+ * SpecError with every problem, in document order. Its spec is checked; overrides are applied by
+ * launchSpec.
  */
-export function parseLaunchInput(raw: unknown): { input: LaunchInput; spec?: PipelineSpec } {
+export function parseLaunchInput(raw: unknown): LaunchInput {
   const parsed = LaunchInput.safeParse(raw, { error: specErrorMap });
   // Problems with the input itself (not its spec) are named `input: …`.
   if (!parsed.success) throw new SpecError(formatSpecIssues(parsed.error, [], raw, 'input'));
-  const spec = inlineLaunchSpec(parsed.data);
-  return { input: parsed.data, ...(spec ? { spec } : {}) };
+  return parsed.data;
 }
 
 /**
- * The spec an input that passed LaunchInput launches, when it is inline: its param overrides
- * applied, its stage options checked (a registered pipeline's are checked once its spec is
- * resolved). Throws SpecError.
+ * The spec a launch runs: `spec` with the launch's param overrides applied, once its stage options
+ * are checked against it. The one place a launch's params are applied, whoever checks them (the
+ * CLI, the API, the launch's opening). Throws SpecError.
  */
-export function inlineLaunchSpec(input: LaunchInput): PipelineSpec | undefined {
-  if (!input.spec) return undefined;
-  checkStageOptions(input.spec, input);
-  return applyParamOverrides(input.spec, input.params ?? {});
+export function launchSpec(spec: PipelineSpec, input: Pick<LaunchInput, 'params' | 'refresh' | 'from'>): PipelineSpec {
+  checkStageOptions(spec, input);
+  return applyParamOverrides(spec, input.params ?? {});
 }
 
-/** A registered pipeline version's stored spec, checked like any spec, with a launch's overrides applied. Throws SpecError. */
-export function registeredPipelineSpec(stored: unknown, input: Pick<LaunchInput, 'params' | 'refresh' | 'from'>): PipelineSpec {
-  const spec = applyParamOverrides(parsePipelineSpec(stored), input.params ?? {});
-  checkStageOptions(spec, input);
-  return spec;
+/** A registered pipeline version as stored: its spec (checked again when launched) and the code bundle it brings. */
+export interface RegisteredVersion {
+  spec: unknown;
+  codeBundle?: string;
+}
+
+/** What a launch input launches: the spec (overrides applied) and its code. */
+export interface ResolvedLaunch {
+  spec: PipelineSpec;
+  code?: CodeSource;
+}
+
+/**
+ * What a checked launch input launches: its inline spec, or the registered version it names, which
+ * `registered` looks up (and reports absent in its caller's terms); a registered version brings its
+ * code unless the input names other code. The launch's opening resolves with it, and the API with
+ * it checks an input before anything starts. Throws SpecError.
+ */
+export async function resolveLaunch(input: LaunchInput, registered: (ref: string) => Promise<RegisteredVersion>): Promise<ResolvedLaunch> {
+  if (input.spec) return { spec: launchSpec(input.spec, input), ...(input.code ? { code: input.code } : {}) };
+  const version = await registered(input.pipeline!);
+  const code = input.code ?? (version.codeBundle ? { bundle: version.codeBundle } : undefined);
+  return { spec: launchSpec(parsePipelineSpec(version.spec), input), ...(code ? { code } : {}) };
+}
+
+/** What a re-execution takes from its earlier launch: the results of every stage upstream of `from`. */
+export function reuseOf(spec: PipelineSpec, input: Pick<LaunchInput, 'from' | 'reuse'>): { launchId: string; stages: string[] } | undefined {
+  if (input.from === undefined || input.reuse === undefined) return undefined;
+  return { launchId: input.reuse, stages: upstreamOf(spec, input.from) };
 }
 
 /** `refresh` and `from` must name stages of the spec. Throws SpecError. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLOUDS } from './clouds';
 import { findCycles, stageDependencies } from './dag';
 import { inputValue, parseInputRef } from './input-ref';
 import { templateReferences, unsupportedSubstitution } from './template';
@@ -172,7 +173,7 @@ const ParamValue = z.union([z.string(E), z.number(E), z.boolean(E)], E);
 // Schemas
 // ---------------------------------------------------------------------------------------------
 
-export const Cloud = z.enum(['aws', 'gcp', 'azure', 'local'], E);
+export const Cloud = z.enum(CLOUDS, E);
 export type Cloud = z.infer<typeof Cloud>;
 
 export const GpuSpec = z.strictObject(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLOUDS } from './clouds';
 import { egressUsd } from './egress';
 import { isBlocked, Offer, type PlacementBlock } from './offer';
 import { Cloud, Resources } from './pipeline-spec';
@@ -215,7 +216,7 @@ const InputFootprintText = z.string().transform((text, ctx): InputFootprint => {
   const match = /^([a-z]+):([^:,]*):([0-9]+(?:\.[0-9]*)?(?:[eE]\+?[0-9]+)?)$/.exec(text);
   const cloud = Cloud.safeParse(match?.[1]);
   if (!match || !cloud.success) {
-    ctx.addIssue({ code: 'custom', message: `expected <cloud>:<region>:<bytes> (cloud aws, gcp, azure or local; region may be empty), got '${text}'` });
+    ctx.addIssue({ code: 'custom', message: `expected <cloud>:<region>:<bytes> (cloud ${CLOUDS.slice(0, -1).join(', ')} or ${CLOUDS[CLOUDS.length - 1]}; region may be empty), got '${text}'` });
     return z.NEVER;
   }
   return { cloud: cloud.data, region: match[2] === '' ? null : (match[2] ?? null), bytes: Number(match[3]) };

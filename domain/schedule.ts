@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { CodeSource, LaunchInput, PipelineRef } from './launch';
 import { ParamValue } from './param-value';
@@ -24,7 +25,8 @@ export const OverlapPolicy = z.enum(['skip', 'buffer-one', 'buffer-all', 'cancel
 export type OverlapPolicy = z.infer<typeof OverlapPolicy>;
 
 // ---------------------------------------------------------------------------------------------
-// Durations: 30s, 15m, 1h, 1d, 1h30m (units largest first, each at most once)
+// Durations: 30s, 15m, 1h, 1d, 1h30m (units largest first, each at most once); a regex, since the
+// small duration libraries (ms, parse-duration, ...) also take 1.5h, 30m1h or words and say less.
 
 const DURATION_PATTERN = /^(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?$/;
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
@@ -64,74 +66,68 @@ export const Duration = z.string().superRefine((text, ctx) => {
 export type Duration = z.infer<typeof Duration>;
 
 // ---------------------------------------------------------------------------------------------
-// Cron: five fields, minute hour day-of-month month day-of-week, in UTC
-
-const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+// Cron: five fields, minute hour day-of-month month day-of-week, in UTC; croner checks the values
+// and computes the firings.
 
 interface CronField {
   name: string;
-  min: number;
   max: number;
-  /** Names for values, the first meaning `nameBase`. */
-  names?: string[];
-  nameBase?: number;
   allowed: string;
+  /** The largest step croner takes in this field. */
+  maxStep: number;
+  /** Names for values, the first meaning `nameBase`. */
+  names?: readonly string[];
+  nameBase?: number;
 }
 
 const CRON_FIELDS: readonly CronField[] = [
-  { name: 'minute', min: 0, max: 59, allowed: '0-59' },
-  { name: 'hour', min: 0, max: 23, allowed: '0-23' },
-  { name: 'day-of-month', min: 1, max: 31, allowed: '1-31' },
-  { name: 'month', min: 1, max: 12, names: MONTH_NAMES, nameBase: 1, allowed: '1-12 or JAN-DEC' },
-  // 7 is Sunday too, as in most crons.
-  { name: 'day-of-week', min: 0, max: 7, names: DAY_NAMES, nameBase: 0, allowed: '0-7 or SUN-SAT' },
+  { name: 'minute', max: 59, allowed: '0-59', maxStep: 60 },
+  { name: 'hour', max: 23, allowed: '0-23', maxStep: 24 },
+  { name: 'day-of-month', max: 31, allowed: '1-31', maxStep: 31 },
+  { name: 'month', max: 12, allowed: '1-12 or JAN-DEC', maxStep: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'], nameBase: 1 },
+  // 7 is Sunday too, as in Temporal.
+  { name: 'day-of-week', max: 7, allowed: '0-7 or SUN-SAT', maxStep: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'], nameBase: 0 },
 ];
 
-/** The value of one cron atom (a number or a name), or undefined. */
-function cronValue(text: string, field: CronField): number | undefined {
-  if (/^\d{1,2}$/.test(text)) return Number(text);
-  const index = field.names?.indexOf(text.toUpperCase()) ?? -1;
-  return index >= 0 ? index + (field.nameBase ?? 0) : undefined;
+// Both day fields must match, as in Temporal (not classic cron's either-or); a UTC offset rather
+// than a time zone keeps croner fast.
+const CRON_OPTIONS = { mode: '5-part', utcOffset: 0, domAndDow: true } as const;
+
+/**
+ * One part of a field as croner should read it (`*`, `n` or `a-b`, each maybe with `/step`), or
+ * undefined outside the plain grammar Temporal shares (croner would take ?, L, W and # too).
+ */
+function numericCronPart(part: string, field: CronField): string | undefined {
+  const match = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d{1,3}))?$/.exec(part);
+  if (!match) return undefined;
+  const [, range = '', step] = match;
+  const ends = range === '*' ? ['*'] : range.split('-').map((v) => {
+    const index = field.names?.indexOf(v.toUpperCase()) ?? -1;
+    return /^\d{1,2}$/.test(v) ? v : index >= 0 ? String(index + (field.nameBase ?? 0)) : undefined;
+  });
+  if (ends.includes(undefined)) return undefined;
+  // `5/15` means 5 through the maximum in steps of 15, as in Temporal (croner's reading drops day-of-week 7).
+  if (step !== undefined && ends[0] !== '*') ends[1] ??= String(field.max);
+  return ends.join('-') + (step !== undefined ? `/${step}` : '');
 }
 
-/** The values one cron field matches, or why it is invalid. */
-function parseCronField(text: string, field: CronField): { values: Set<number> } | { problem: string } {
-  const invalid = (why?: string) => ({ problem: `invalid ${field.name} field ${quote(text)} (${why ?? field.allowed})` });
-  const values = new Set<number>();
-  if (text === '') return invalid();
-  for (const part of text.split(',')) {
-    const match = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d{1,3}))?$/.exec(part);
-    if (!match) return invalid();
-    const [, range = '', stepText] = match;
-    let start: number | undefined;
-    let end: number | undefined;
-    if (range === '*') {
-      [start, end] = [field.min, field.max];
-    } else {
-      const [first = '', last] = range.split('-');
-      start = cronValue(first, field);
-      // `5/15` means 5 through the maximum in steps of 15.
-      end = last !== undefined ? cronValue(last, field) : stepText !== undefined ? field.max : start;
+/** Why croner refuses `part` as field `index` of a cron expression, or undefined if it takes it. */
+function cronerRefusal(part: string, index: number, field: CronField, written: string): string | undefined {
+  // The ends of a range alone first, since croner checks only the values a stepped range reaches.
+  for (const probe of [...(part.split('/')[0] ?? '').split('-'), part]) {
+    try {
+      new Cron(CRON_FIELDS.map((_, i) => (i === index ? probe : '*')).join(' '), CRON_OPTIONS);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : '';
+      if (message.includes('larger than')) return `range ${written.split('/')[0] ?? ''} ends before it starts`;
+      return message.includes('step') ? `step must be 1-${field.maxStep}` : field.allowed;
     }
-    if (start === undefined || end === undefined || start < field.min || end > field.max) return invalid();
-    if (start > end) return invalid(`range ${range} ends before it starts`);
-    const step = stepText === undefined ? 1 : Number(stepText);
-    if (step < 1 || step > field.max - field.min + 1) return invalid(`step must be 1-${field.max - field.min + 1}`);
-    for (let v = start; v <= end; v += step) values.add(v);
   }
-  return { values };
+  return undefined;
 }
 
-export interface ParsedCron {
-  minute: Set<number>;
-  hour: Set<number>;
-  dayOfMonth: Set<number>;
-  month: Set<number>;
-  dayOfWeek: Set<number>;
-  /** Cron's rule: when both day fields are restricted, a day matching either one matches. */
-  dayOr: boolean;
-}
+/** A valid cron expression; `cronFirings` lists its firings. */
+export type ParsedCron = Cron;
 
 /** Parses a five-field cron expression, or returns the first problem (without a path). */
 export function parseCron(expression: string): ParsedCron | { problem: string } {
@@ -139,23 +135,34 @@ export function parseCron(expression: string): ParsedCron | { problem: string } 
   if (fields.length !== 5) {
     return { problem: `expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length} in ${quote(expression)}` };
   }
-  const sets: Set<number>[] = [];
+  const numeric: string[] = [];
   for (const [i, field] of CRON_FIELDS.entries()) {
-    const parsed = parseCronField(fields[i] ?? '', field);
-    if ('problem' in parsed) return parsed;
-    sets.push(parsed.values);
+    const text = fields[i] ?? '';
+    const parts = text.split(',').map((written) => ({ written, part: numericCronPart(written, field) }));
+    for (const { written, part } of parts) {
+      const problem = part === undefined ? field.allowed : cronerRefusal(part, i, field, written);
+      if (problem !== undefined) return { problem: `invalid ${field.name} field ${quote(text)} (${problem})` };
+    }
+    numeric.push(parts.map(({ part }) => part).join(','));
   }
-  const [minute, hour, dayOfMonth, month, dayOfWeek] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
-  if (dayOfWeek.has(7)) dayOfWeek.add(0);
-  return { minute, hour, dayOfMonth, month, dayOfWeek, dayOr: fields[2] !== '*' && fields[4] !== '*' };
+  return new Cron(numeric.join(' '), CRON_OPTIONS);
 }
 
 /** True when `cron` fires at `date` (UTC, minute precision). */
 export function cronMatches(cron: ParsedCron, date: Date): boolean {
-  if (!cron.minute.has(date.getUTCMinutes()) || !cron.hour.has(date.getUTCHours()) || !cron.month.has(date.getUTCMonth() + 1)) return false;
-  const dom = cron.dayOfMonth.has(date.getUTCDate());
-  const dow = cron.dayOfWeek.has(date.getUTCDay());
-  return cron.dayOr ? dom || dow : dom && dow;
+  return cron.match(new Date(Math.floor(date.getTime() / 60_000) * 60_000));
+}
+
+/** The first time `cron` fires after `after` (croner looks strictly after it, in whole seconds). */
+const nextFiring = (cron: ParsedCron, after: Date): Date | null => cron.nextRun(after);
+
+/** The times `cron` fires in [start, end], at most `limit` of them (none from the year 3000 on, where croner stops). */
+export function cronFirings(cron: ParsedCron, start: Date, end: Date, limit: number): Date[] {
+  const firings: Date[] = [];
+  for (let at = nextFiring(cron, new Date(start.getTime() - 1_000)); at && at.getTime() <= end.getTime() && firings.length < limit; at = nextFiring(cron, at)) {
+    if (at.getTime() >= start.getTime()) firings.push(at);
+  }
+  return firings;
 }
 
 export const CronExpression = z.string().superRefine((text, ctx) => {

@@ -1,12 +1,12 @@
 import type { CacheKeyMaterial } from './cache-key';
-import { descendants, topologicalOrder } from './dag';
+import { descendants, stageDependencies, topologicalOrder } from './dag';
 import { copiesInput, type InputSpec, inputValue, parseInputRef } from './input-ref';
 import type { LaunchInput, LaunchTrigger } from './launch';
-import type { PipelineSpec } from './pipeline-spec';
+import type { PipelineSpec, Resources } from './pipeline-spec';
 
-// How a launch treats each of its stages, as pure functions of its spec and options: the launch
-// workflow and the activity that opens a launch both plan with them. Only types come from the zod
-// modules, so the workflow bundle evaluates no schema on a launch's way.
+// How a launch treats each of its stages, as pure functions of its spec and options: the activity
+// that opens a launch plans its stages once with them, and the launch workflow runs that plan as
+// it is. Only types come from the zod modules, so this module stays free of schemas.
 
 /** Who started a launch: as its input says, else Temporal itself (the Temporal CLI or UI names no trigger). */
 export const launchTriggerOf = (options: Pick<LaunchInput, 'trigger'>): LaunchTrigger => options.trigger ?? 'temporal';
@@ -31,7 +31,7 @@ export interface LaunchCode {
 }
 
 /** --no-cache, --refresh and a re-execution's `from` stage and its descendants run and replace what is memoized. */
-export function cachePolicies(spec: PipelineSpec, options: Pick<LaunchInput, 'no_cache' | 'refresh' | 'from'>): (stage: string) => StageCachePolicy {
+function cachePolicies(spec: PipelineSpec, options: Pick<LaunchInput, 'no_cache' | 'refresh' | 'from'>): (stage: string) => StageCachePolicy {
   const rerun = new Set([...(options.refresh ?? []), ...(options.from !== undefined ? descendants(spec, options.from) : [])]);
   return (stage) => {
     if (spec.stages[stage]?.cache?.enabled === false) return { lookup: false, register: 'never' };
@@ -40,7 +40,7 @@ export function cachePolicies(spec: PipelineSpec, options: Pick<LaunchInput, 'no
 }
 
 /** The stage's cache key material, less its inputs' digests (known once its inputs are). */
-export function stageMaterial(spec: PipelineSpec, stage: string, code: LaunchCode): Omit<CacheKeyMaterial, 'inputs'> {
+function stageMaterial(spec: PipelineSpec, stage: string, code: LaunchCode): Omit<CacheKeyMaterial, 'inputs'> {
   const declared = spec.stages[stage]!;
   const codeDigest = code.stageCodeDigests?.[stage] ?? code.codeDigest;
   return {
@@ -54,7 +54,7 @@ export function stageMaterial(spec: PipelineSpec, stage: string, code: LaunchCod
 }
 
 /** A stage's inputs as upstream references or data URIs, for planning before anything ran. */
-export function plannedInputs(inputs: Record<string, InputSpec>): Record<string, PlannedInputRef> {
+function plannedInputs(inputs: Record<string, InputSpec>): Record<string, PlannedInputRef> {
   return Object.fromEntries(
     Object.entries(inputs).map(([name, spec]): [string, PlannedInputRef] => {
       const ref = parseInputRef(inputValue(spec));
@@ -64,16 +64,26 @@ export function plannedInputs(inputs: Record<string, InputSpec>): Record<string,
   );
 }
 
-/** What settling a stage needs to know of it: its run, whether it may take a memoized result, its key's parts. */
-export interface StagePlan {
+/**
+ * One stage of a launch, planned: its run, how it uses the memo, and everything settling or
+ * running it needs. What it runs (command, params, env) is read from its key's material, so a
+ * stage can only ever run what its cache key describes.
+ */
+export interface StagePlan extends StageCachePolicy {
   name: string;
   runId: string;
-  lookup: boolean;
+  /** The stages whose outputs it reads, in the order its inputs name them: it starts once they have finished. */
+  upstream: string[];
   inputs: Record<string, PlannedInputRef>;
+  /** Output name → path relative to its working directory. */
+  outputs: Record<string, string>;
+  /** What its cache key is made of, less its inputs' digests (known once they are pinned). */
   material: Omit<CacheKeyMaterial, 'inputs'>;
+  /** What it needs from a machine, for placement. */
+  resources: Resources;
 }
 
-/** Every stage of a launch in DAG order, as settling it sees it. */
+/** Every stage of a launch in DAG order, planned with its launch's spec (overrides applied), options, code and run ids. */
 export function stagePlans(
   spec: PipelineSpec,
   options: Pick<LaunchInput, 'no_cache' | 'refresh' | 'from'>,
@@ -81,16 +91,23 @@ export function stagePlans(
   runIds: Record<string, string>,
 ): StagePlan[] {
   const policy = cachePolicies(spec, options);
-  return topologicalOrder(spec).map((name) => ({
-    name,
-    runId: runIds[name]!,
-    lookup: policy(name).lookup,
-    inputs: plannedInputs(spec.stages[name]!.inputs ?? {}),
-    material: stageMaterial(spec, name, code),
-  }));
+  const upstream = stageDependencies(spec);
+  return topologicalOrder(spec).map((name) => {
+    const stage = spec.stages[name]!;
+    return {
+      name,
+      runId: runIds[name]!,
+      ...policy(name),
+      upstream: upstream[name] ?? [],
+      inputs: plannedInputs(stage.inputs ?? {}),
+      outputs: stage.outputs ?? {},
+      material: stageMaterial(spec, name, code),
+      resources: stage.resources ?? {},
+    };
+  });
 }
 
 /** True when some stage reads data at a URI, which is pinned (and may take long) before the stage can settle. */
 export function readsData(spec: PipelineSpec): boolean {
-  return Object.values(spec.stages).some((stage) => Object.values(plannedInputs(stage.inputs ?? {})).some((ref) => 'uri' in ref));
+  return Object.values(spec.stages).some((stage) => Object.values(stage.inputs ?? {}).some((input) => parseInputRef(inputValue(input))?.kind !== 'upstream'));
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from '../workers/free-port';
+import { freePort } from '../server/free-port';
 
 const MOTO_SERVER = join(__dirname, '..', '.tools', 'bin', 'moto_server');
 

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CloudsConfig } from '../workers/cloud-config';
+import { VM_CLOUDS, type VmCloud } from '../domain/clouds';
+import type { CloudsConfig } from '../server/cloud-config';
 import { startAzureEmulator } from './azure-arm';
 import { EmulatorControl } from './control-client';
 import { EC2_EMULATOR_AMI, startEc2Emulator } from './ec2';
@@ -14,7 +15,7 @@ export interface Emulators {
   /** The file `config` was written to. */
   configFile: string;
   /** Each cloud's control API: faults, preemptions, live VMs. */
-  controls: { aws: EmulatorControl; gcp: EmulatorControl; azure: EmulatorControl };
+  controls: Record<VmCloud, EmulatorControl>;
   endpoints: { moto: string; aws: string; gcp: string; azure: string };
   /** Every live VM on every emulated cloud. */
   liveVms(): Promise<Omit<EmulatedVm, 'pid'>[]>;
@@ -49,7 +50,7 @@ export async function startEmulators(root: string, opts: { enabled?: CloudsConfi
     const caFile = join(root, 'azure-ca.pem');
     writeFileSync(caFile, azure.ca);
     const config: CloudsConfig = {
-      enabled: opts.enabled ?? ['aws', 'gcp', 'azure'],
+      enabled: opts.enabled ?? [...VM_CLOUDS],
       lease_ttl_seconds: opts.leaseTtlSeconds ?? 600,
       reaper_interval_seconds: opts.reaperIntervalSeconds ?? 300,
       // The emulators price nothing real (moto's spot prices fail the catalog's sanity checks): the bundled catalog holds.

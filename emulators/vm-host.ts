@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { VmCloud } from '../domain/clouds';
 
-export type EmulatedCloud = 'aws' | 'gcp' | 'azure';
+export type EmulatedCloud = VmCloud;
 
 export interface EmulatedVm {
   id: string;

@@ -189,8 +189,8 @@ async function git(dir: string, args: string[]): Promise<string> {
 
 /** The commit, branch and dirtiness of the work tree holding `dir`; undefined outside git (or before the first commit). */
 export async function gitSource(dir: string): Promise<GitSource | undefined> {
-  // Every launch from a folder packs it, and a git process costs ~12 ms here: none for a folder no
-  // repository holds, one where it can be, two more at once.
+  // Every launch from a folder packs it, and each git process is a noticeable share of that: none
+  // for a folder no repository holds, one where it can be, two more at once.
   if (!(await mayBeInGitWorkTree(dir))) return undefined;
   let commit: string | undefined;
   try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { named, type Queryable, withTransaction } from './pool';
-import type { KeyValue, MlflowDatasetInput } from './runs';
+import type { KeyValue, MlflowDatasetInput } from './run-record';
 
 const newUuid = (): string => randomUUID().replace(/-/g, '');
 

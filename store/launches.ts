@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { LaunchTrigger, RunStatus, StageSource, StageStatus, type LaunchProgress, type StageProgress } from '../domain/launch';
 import { named, type Queryable } from './pool';
 import { type ExperimentViewer, readableBy } from './permissions';
+import { isTerminalRunStatus, TERMINAL_RUN_STATUSES } from './run-record';
 
-const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['FINISHED', 'FAILED', 'KILLED'];
 const TERMINAL_STAGE_STATUSES: readonly StageStatus[] = ['FINISHED', 'FAILED', 'KILLED', 'SKIPPED'];
 
 export const StageAttemptStatus = z.enum(['RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'PREEMPTED']);
@@ -478,7 +478,7 @@ export async function getLaunchProgress(db: Queryable, launchId: string): Promis
   const byStage = new Map(stageRuns.map((s) => [s.stage, s]));
   // Spec order first; rows for stages the spec does not list (should not happen) after them.
   const names = [...launch.stageNames, ...stageRuns.map((s) => s.stage).filter((name) => !launch.stageNames.includes(name))];
-  const launchEnded = TERMINAL_RUN_STATUSES.includes(launch.status);
+  const launchEnded = isTerminalRunStatus(launch.status);
 
   const stages = names.map((name): StageProgress => {
     const run = byStage.get(name);

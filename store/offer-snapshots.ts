@@ -1,33 +1,7 @@
 import { z } from 'zod';
-import { Offer } from '../domain/offer';
+import { Offer, OfferSnapshotStatus, type OfferSnapshot, type OfferSnapshotInfo, type SourceFreshness } from '../domain/offer';
 import { Cloud } from '../domain/pipeline-spec';
 import type { Queryable } from './pool';
-
-export const OfferSnapshotStatus = z.enum(['ok', 'failed']);
-export type OfferSnapshotStatus = z.infer<typeof OfferSnapshotStatus>;
-
-/** One refresh of one price source, without its rows. */
-export const OfferSnapshotInfo = z.object({
-  snapshotId: z.number().int(),
-  source: z.string(),
-  cloud: Cloud,
-  status: OfferSnapshotStatus,
-  /** Epoch milliseconds: when the refresh read (or failed to read) its source. */
-  fetchedAt: z.number(),
-  rowCount: z.number().int(),
-  error: z.string().optional(),
-});
-export type OfferSnapshotInfo = z.infer<typeof OfferSnapshotInfo>;
-
-export type OfferSnapshot = OfferSnapshotInfo & { rows: Offer[] };
-
-/** What one source's refreshes say now: its newest attempt, and its newest good snapshot if it ever had one. */
-export interface SourceFreshness {
-  source: string;
-  cloud: Cloud;
-  lastAttempt: OfferSnapshotInfo;
-  lastGood?: OfferSnapshotInfo;
-}
 
 const SnapshotRow = z.object({
   snapshot_id: z.number().int(),

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { isExperimentId } from '../domain/auth';
 import type { FilterClause, OrderByKey } from '../domain/run-filter';
 import type { Queryable } from './pool';
-import { getRunsByIds, type MlflowRun } from './runs';
+import { getRunsByIds } from './run-reads';
+import type { MlflowRun } from './run-record';
 
 // MLflow's search_runs as one parameterised query: filter clauses become EXISTS sub-queries over
 // latest_metrics / params / tags / dataset inputs (so a run lacking the key never matches), order_by
@@ -296,7 +297,7 @@ export async function searchRunIds(db: Queryable, input: SearchRunsInput): Promi
 }
 
 // ---- loading the page --------------------------------------------------------------------------
-// store/runs.ts keeps its bulk loader private; this mirrors it (a fixed number of queries per page).
+// getRunsByIds (run-reads.ts) loads the page in a fixed number of queries, however many runs it holds.
 
 /** MLflow's search_runs: one page of runs in order, and the token for the next page if any. */
 export async function searchRuns(db: Queryable, input: SearchRunsInput): Promise<SearchRunsResult> {

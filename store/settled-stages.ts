@@ -1,7 +1,7 @@
 import type { StageSource } from '../domain/launch';
 import { COST_METRIC, DURATION_METRIC } from './launches';
 import { named, type Queryable } from './pool';
-import { RUN_NAME_TAG, USER_TAG } from './runs';
+import { RUN_NAME_TAG, USER_TAG } from './run-record';
 
 /** A stage a launch settled without running it: its run is born FINISHED, at no cost. */
 export interface SettledStageRecord {

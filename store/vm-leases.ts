@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VM_CLOUDS, type VmCloud } from '../domain/clouds';
 import type { Queryable } from './pool';
 
 export const LeaseState = z.enum(['creating', 'live', 'released']);
@@ -10,7 +11,7 @@ export interface VmLease {
   launchId: string;
   stage: string;
   placementAttempt: number;
-  cloud: 'aws' | 'gcp' | 'azure';
+  cloud: VmCloud;
   region: string;
   zone: string | null;
   instanceType: string;
@@ -38,7 +39,7 @@ const LeaseRow = z.object({
   launch_id: z.string(),
   stage: z.string(),
   placement_attempt: z.number().int(),
-  cloud: z.enum(['aws', 'gcp', 'azure']),
+  cloud: z.enum(VM_CLOUDS),
   region: z.string(),
   zone: z.string().nullable(),
   instance_type: z.string(),

@@ -1,6 +1,6 @@
 import { log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { RefreshResult } from '../clouds/pricing/refresh';
+import type { RefreshResult } from '../activities/prices';
 
 const refreshing = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -9,7 +9,7 @@ const refreshing = proxyActivities<Activities>({
 
 /**
  * One refresh of the offer catalog's live prices, started by its schedule
- * (workers/maintenance-schedules.ts). A failing source keeps its last good snapshot; the result
+ * (client/maintenance-schedules.ts). A failing source keeps its last good snapshot; the result
  * (one line per source) says which.
  */
 export async function refreshOfferPrices(): Promise<RefreshResult[]> {

@@ -9,7 +9,7 @@ const sweeping = proxyActivities<Activities>({
 });
 
 /**
- * The leaked-VM sweeper, started by its Temporal Schedule (workers/maintenance-schedules.ts): one sweep,
+ * The leaked-VM sweeper, started by its Temporal Schedule (client/maintenance-schedules.ts): one sweep,
  * whose report (what it terminated, and why) is the workflow's result, visible in the Temporal UI.
  */
 export async function reapLeakedVms(): Promise<SweepReport> {

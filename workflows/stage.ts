@@ -1,12 +1,4 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunStageInput } from '../activities/compute';
 import type { PreparedInput, StageInputRef } from '../activities/memo';
@@ -14,52 +6,36 @@ import type { AgentStatus } from '../domain/agent-job';
 import type { CacheKeyMaterial } from '../domain/cache-key';
 import type { StageSource, StageStatus } from '../domain/launch';
 import type { Resources } from '../domain/pipeline-spec';
-import { bookkeepingOptions, pinningOptions, stageComputeOptions } from './activity-options';
+import type { StageCachePolicy } from '../domain/stage-plan';
+import { pinningOptions, stageComputeOptions } from './activity-options';
 import { failureMessage } from './failure-message';
 import { runPlaced, type PlacementReport } from './placed-run';
 
-/**
- * How a stage uses the memo: `lookup` takes an earlier result with the same key instead of running;
- * `register` records this run's result for later launches (`replace` swaps out an existing one,
- * as --refresh, --no-cache and re-executions do; `never` for a stage with `cache: {enabled: false}`).
- */
-export interface StageCachePolicy {
-  lookup: boolean;
-  register: 'never' | 'first' | 'replace';
-}
-
 /** What the launch hands each stage: the compute activity's input, less what the stage derives. */
-export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri' | 'inputs'> & {
+export type StageRunInput = Omit<RunStageInput, 'key' | 'artifactUri' | 'inputs' | 'command' | 'params' | 'env'> & {
   parentRunId: string;
   inputs: Record<string, StageInputRef>;
-  /** What the stage's cache key is made of, less its inputs' digests (known once they are pinned). */
+  /** What the stage's cache key is made of, less its inputs' digests (known once they are pinned); its command, params and env are what it runs. */
   material: Omit<CacheKeyMaterial, 'inputs'>;
   cache: StageCachePolicy;
   /** Set when the worker places stages (clouds configured): the stage's resources, for ranking offers. */
   placement?: { resources: Resources };
 };
 
+/** A finished stage's result: one that ran, took a memoized result (cached) or an earlier launch's (reused). */
 export interface StageResult {
-  status: 'FINISHED';
-  exit_code: number;
+  /** Absent for a stage the launch settled without a run. */
+  exitCode?: number;
   outputs: Record<string, string>;
-  output_digests: Record<string, string>;
-  started_at: number;
-  ended_at: number;
+  outputDigests: Record<string, string>;
+  startedAt: number;
+  endedAt: number;
   source: StageSource;
-  cache_key?: string;
-  /** The run whose memoized result a cached stage took. */
-  cached_from?: string;
-  input_digests: Record<string, string>;
+  /** The run whose result a cached or reused stage took. */
+  sourceRunId?: string;
+  cacheKey?: string;
+  inputDigests: Record<string, string>;
 }
-
-// Stages started before inputs were pinned and results memoized replay without either step.
-const MEMOIZED_STAGES_PATCH = 'memoized-stages';
-
-// Stages started before their teardown ran beside the end's record released first, then recorded.
-const PARALLEL_TEARDOWN_PATCH = 'parallel-teardown';
-
-const tracking = proxyActivities<Activities>(bookkeepingOptions);
 
 const pinning = proxyActivities<Activities>(pinningOptions);
 
@@ -88,6 +64,7 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   let hit: { runId: string; outputs: Record<string, string>; outputDigests: Record<string, string> } | undefined;
   const startedAt = Date.now();
   const placed: PlacementReport = { failovers: [], preemptions: 0 };
+  const { material } = input;
   const start = {
     launchId: input.launchId,
     stage: input.stage,
@@ -95,28 +72,21 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
     parentRunId: input.parentRunId,
     experimentId: input.experimentId,
     workflowId: key,
-    params: input.params,
+    params: material.params,
   };
-  // Stages started before inputs were pinned and results memoized replay the steps they took.
-  const memoized = patched(MEMOIZED_STAGES_PATCH);
   try {
-    let artifactUri: string;
-    if (memoized) {
-      // One activity records the run, pins its inputs and looks its cache key up.
-      // Pinning data can take long and heartbeats; a stage that reads only upstream outputs pins nothing.
-      const pins = Object.values(input.inputs).some((ref) => ref.digest === undefined);
-      const begun = await (pins ? pinning : bookkeeping).beginStage({ start, inputs: input.inputs, material: input.material, lookup: input.cache.lookup });
-      ({ artifactUri, prepared, cacheKey, materialDigest } = begun);
-      hit = begun.hit;
-    } else {
-      ({ artifactUri } = await tracking.startStageRun(start));
-      prepared = Object.fromEntries(Object.entries(input.inputs).map(([name, ref]) => [name, { uri: ref.uri, digest: ref.digest ?? '' }]));
-    }
+    // One activity records the run, pins its inputs and looks its cache key up.
+    // Pinning data can take long and heartbeats; a stage that reads only upstream outputs pins nothing.
+    const pins = Object.values(input.inputs).some((ref) => ref.digest === undefined);
+    const begun = await (pins ? pinning : bookkeeping).beginStage({ start, inputs: input.inputs, material, lookup: input.cache.lookup });
+    const { artifactUri } = begun;
+    ({ prepared, cacheKey, materialDigest } = begun);
+    hit = begun.hit;
     if (hit) {
       status = 'FINISHED';
     } else {
       const { parentRunId: _parent, inputs: _refs, material: _material, cache: _cache, placement, ...stage } = input;
-      const run: RunStageInput = { ...stage, inputs: agentInputs(prepared), key, artifactUri };
+      const run: RunStageInput = { ...stage, command: material.command, params: material.params, env: material.env, inputs: agentInputs(prepared), key, artifactUri };
       agent = placement ? await runPlaced(run, placement.resources, placed) : await compute.runStage(run);
       if (agent.exit_code === 0) status = 'FINISHED';
       else error = agent.error ?? `command exited with code ${agent.exit_code}`;
@@ -128,9 +98,8 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   } finally {
     await CancellationScope.nonCancellable(async () => {
       // Teardown and the end's record both run whatever happened, and neither reads the other: at
-      // once under the patch (a short stage saves a local activity's turn), one after the other before it.
-      const released = hit ? undefined : (memoized ? bookkeeping : compute).releaseStage({ key });
-      if (released && !patched(PARALLEL_TEARDOWN_PATCH)) await released;
+      // once (a short stage saves a local activity's turn).
+      const released = hit ? undefined : bookkeeping.releaseStage({ key });
       const finish = {
         launchId: input.launchId,
         stage: input.stage,
@@ -143,7 +112,6 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
         ...(error !== undefined ? { error } : {}),
         ...(placed.ranked ? { placement: placementTags(placed) } : {}),
       };
-      if (!memoized) return Promise.all([released, tracking.finishStageRun(finish)]);
       // Only a stage that ran and finished registers its result: a failure is never memoized.
       const register =
         status === 'FINISHED' && agent && cacheKey !== undefined && input.cache.register !== 'never'
@@ -155,35 +123,33 @@ export async function stageRun(input: StageRunInput): Promise<StageResult> {
   const inputDigests = digestsOf(prepared);
   if (hit) {
     return {
-      status: 'FINISHED',
-      exit_code: 0,
+      exitCode: 0,
       outputs: hit.outputs,
-      output_digests: hit.outputDigests,
-      started_at: startedAt,
-      ended_at: Date.now(),
+      outputDigests: hit.outputDigests,
+      startedAt,
+      endedAt: Date.now(),
       source: 'cached',
-      ...(cacheKey !== undefined ? { cache_key: cacheKey } : {}),
-      cached_from: hit.runId,
-      input_digests: inputDigests,
+      sourceRunId: hit.runId,
+      ...(cacheKey !== undefined ? { cacheKey } : {}),
+      inputDigests,
     };
   }
   if (status !== 'FINISHED' || !agent) {
     throw ApplicationFailure.nonRetryable(`stage '${input.stage}' failed: ${error ?? 'unknown error'}`, 'StageFailed');
   }
   return {
-    status,
-    exit_code: agent.exit_code,
+    exitCode: agent.exit_code,
     outputs: agent.outputs,
-    output_digests: agent.output_digests ?? {},
-    started_at: agent.started_at,
-    ended_at: agent.ended_at,
+    outputDigests: agent.output_digests ?? {},
+    startedAt: agent.started_at,
+    endedAt: agent.ended_at,
     source: 'ran',
-    ...(cacheKey !== undefined ? { cache_key: cacheKey } : {}),
-    input_digests: inputDigests,
+    ...(cacheKey !== undefined ? { cacheKey } : {}),
+    inputDigests,
   };
 }
 
-/** Where a placed stage ran and why there, as the stage run's tags (DESIGN.md, Data model). */
+/** Where a placed stage ran and why there, as the stage run's `mlfleet.*` tags. */
 function placementTags(report: PlacementReport): Record<string, string> {
   const { offer, spot, price_per_hour, expected_cost_usd } = report.ranked!;
   return {

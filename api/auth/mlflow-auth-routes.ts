@@ -19,6 +19,7 @@ import { experimentNotFound, MlflowError } from '../mlflow/errors';
 import { OptString, parse, ReqString } from '../mlflow/wire';
 import { ADMIN, type AccessRule, type ExperimentLocator, SIGNED_IN } from './access-rule';
 import { auditChange } from './audit-trail';
+import { useMlflowJsonBodies } from '../mlflow/json-body';
 import { hashPassword, verifyPassword } from './passwords';
 
 // MLflow's basic-auth REST API (mlflow/server/auth: routes.py for the paths, __init__.py for the
@@ -176,20 +177,6 @@ const encodeUser = (user: User, grants: readonly ExperimentGrant[]) => ({
 });
 
 // ---- routes --------------------------------------------------------------------------------------
-
-/** MLflow accepts an empty body as `{}` and a JSON string holding the JSON (as api/mlflow/routes.ts does). */
-function useMlflowJsonParser(scope: FastifyInstance): void {
-  scope.removeContentTypeParser('application/json');
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, raw, done) => {
-    try {
-      const text = raw as string;
-      const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
-      done(null, typeof parsed === 'string' ? (JSON.parse(parsed) as unknown) : parsed);
-    } catch {
-      done(new MlflowError('BAD_REQUEST', 'The request body is not valid JSON.'));
-    }
-  });
-}
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 type Handler = (request: FastifyRequest) => Promise<unknown>;
@@ -423,7 +410,7 @@ export function registerMlflowAuthRoutes(app: FastifyInstance, deps: MlflowAuthR
     for (const prefix of prefixes) {
       void app.register(
         (scope, _opts, done) => {
-          useMlflowJsonParser(scope);
+          useMlflowJsonBodies(scope);
           routes(scope, deps);
           done();
         },

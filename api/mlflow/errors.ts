@@ -1,6 +1,7 @@
 import { ArtifactIsDirectoryError, InvalidArtifactPathError } from '../../storage/artifact-repository';
 import { ExperimentNotFoundError } from '../../store/experiments';
-import { ParamConflictError, RunNotFoundError } from '../../store/runs';
+import { RunNotFoundError } from '../../store/run-record';
+import { ParamConflictError } from '../../store/run-writes';
 
 /** HTTP status per MLflow error code (mlflow/exceptions.py ERROR_CODE_TO_HTTP_STATUS); others are 500. */
 const HTTP_STATUS: Readonly<Record<string, number>> = {
@@ -80,6 +81,9 @@ export const invalidParameter = (path: string, value: unknown): MlflowError =>
     `Invalid value ${JSON.stringify(value)} for parameter '${path}' supplied. ` +
       `Hint: Value was of type '${pythonTypeName(value)}'. ${API_DOCS_HINT}`,
   );
+
+/** A request MLflow refuses for one of its own rules, with MLflow's message for that rule. */
+export const invalidValue = (message: string): MlflowError => new MlflowError('INVALID_PARAMETER_VALUE', message);
 
 export const experimentNotFound = (experimentId: string): MlflowError =>
   new MlflowError('RESOURCE_DOES_NOT_EXIST', `No Experiment with id=${experimentId} exists`);

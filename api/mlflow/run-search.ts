@@ -1,32 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RunFilterError, parseOrderBy, parseRunFilter } from '../../domain/run-filter';
-import {
-  InvalidPageTokenError,
-  SEARCH_MAX_RESULTS_DEFAULT,
-  SEARCH_MAX_RESULTS_THRESHOLD,
-  searchRuns,
-  type RunViewType,
-} from '../../store/run-search';
-import { MlflowError } from './errors';
-import type { MlflowRouteDeps } from './routes';
-import { Int64, OptString, encodeRun, parse } from './wire';
+import { InvalidPageTokenError, SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD, searchRuns } from '../../store/run-search';
 import { type ExperimentViewer, readableAmong } from '../../store/permissions';
+import type { MlflowRouteDeps } from './deps';
+import { invalidValue } from './errors';
+import { Int64, OptString, ViewTypeField, encodeRun, parse, repeated } from './wire';
 
-const VIEW_TYPES: readonly RunViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
-
-// Enums arrive by name, or by number as ParseDict also accepts (ACTIVE_ONLY=1, DELETED_ONLY=2, ALL=3).
-const ViewTypeField = z.union([
-  z.enum(['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL']),
-  z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).pipe(
-    z
-      .number()
-      .int()
-      .min(1)
-      .max(3)
-      .transform((n) => VIEW_TYPES[n - 1] as RunViewType),
-  ),
-]);
+// MLflow's runs/search: the request, its limits and the endpoint; the query is store/run-search.ts.
 
 export const SearchRunsBody = z.object({
   experiment_ids: z.array(z.string()).nullish(),
@@ -37,9 +18,8 @@ export const SearchRunsBody = z.object({
   page_token: OptString,
 });
 
-/** A query string gives a repeated field given once as a bare scalar: wrap it, as MLflow's parser does. */
-const repeated = z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(z.string()).nullish());
-export const SearchRunsQuery = SearchRunsBody.extend({ experiment_ids: repeated, order_by: repeated });
+const repeatedStrings = repeated(z.array(z.string()).nullish());
+export const SearchRunsQuery = SearchRunsBody.extend({ experiment_ids: repeatedStrings, order_by: repeatedStrings });
 
 /** `experiment_ids[]=1` and `experiment_ids[0]=1` (querystring_parser's forms) mean `experiment_ids=1`. */
 function normalizeQuery(query: unknown): unknown {
@@ -57,17 +37,13 @@ function normalizeQuery(query: unknown): unknown {
   return out;
 }
 
-function invalid(message: string): MlflowError {
-  return new MlflowError('INVALID_PARAMETER_VALUE', message);
-}
-
 /** MLflow's _validate_max_results_param. */
 function checkMaxResults(maxResults: number): void {
   if (maxResults < 1) {
-    throw invalid(`Invalid value ${maxResults} for parameter 'max_results' supplied. It must be a positive integer`);
+    throw invalidValue(`Invalid value ${maxResults} for parameter 'max_results' supplied. It must be a positive integer`);
   }
   if (maxResults > SEARCH_MAX_RESULTS_THRESHOLD) {
-    throw invalid(`Invalid value ${maxResults} for parameter 'max_results' supplied. It must be at most ${SEARCH_MAX_RESULTS_THRESHOLD}`);
+    throw invalidValue(`Invalid value ${maxResults} for parameter 'max_results' supplied. It must be at most ${SEARCH_MAX_RESULTS_THRESHOLD}`);
   }
 }
 
@@ -96,7 +72,7 @@ export function registerRunSearchRoutes(scope: FastifyInstance, deps: MlflowRout
         ...(result.nextPageToken && { next_page_token: result.nextPageToken }),
       };
     } catch (err) {
-      if (err instanceof RunFilterError || err instanceof InvalidPageTokenError) throw invalid(err.message);
+      if (err instanceof RunFilterError || err instanceof InvalidPageTokenError) throw invalidValue(err.message);
       throw err;
     }
   };

@@ -1,17 +1,14 @@
-import type pg from 'pg';
 import { z } from 'zod';
 import { RunStatus } from '../../domain/launch';
-import { getRunInfo, type KeyValue, type MetricPoint, type MlflowRun, type MlflowRunInfo } from '../../store/runs';
-import { MlflowError, invalidParameter, missingParameter, runNotFound } from './errors';
+import type { MetricPoint } from '../../store/metrics';
+import type { KeyValue, MlflowRun } from '../../store/run-record';
+import { MlflowError, invalidParameter, missingParameter } from './errors';
 
 // MLflow's wire conventions, shared by every MLflow endpoint module: request fields (int64 as
 // numbers or strings, doubles with NaN/Infinity), MLflow's validation rules and messages, and the
 // response encodings.
 
 // Limits from mlflow/utils/validation.py.
-export const MAX_METRICS_PER_BATCH = 1000;
-export const MAX_PARAMS_TAGS_PER_BATCH = 100;
-export const MAX_ENTITIES_PER_BATCH = 1000;
 export const MAX_ENTITY_KEY_LENGTH = 250;
 export const MAX_PARAM_VAL_LENGTH = 6000;
 export const MAX_TAG_VAL_LENGTH = 8000;
@@ -44,23 +41,21 @@ export const RunStatusField = z.union([
     .max(5)
     .transform((n) => RunStatus.options[n - 1] as RunStatus),
 ]);
+const VIEW_TYPES = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'] as const;
+/** ViewType (of experiments and of runs) by name, or by number: ACTIVE_ONLY=1, DELETED_ONLY=2, ALL=3. */
+export const ViewTypeField = z.union([
+  z.enum(VIEW_TYPES),
+  z
+    .union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)])
+    .pipe(z.number().min(1).max(3))
+    .transform((n) => VIEW_TYPES[n - 1] as (typeof VIEW_TYPES)[number]),
+]);
+/** A repeated field given once in a query string arrives as a bare string: MLflow's parser wraps it into a list. */
+export const repeated = <T extends z.ZodType>(list: T) => z.preprocess((v) => (typeof v === 'string' ? [v] : v), list);
 
 export const RunRef = { run_id: OptString, run_uuid: OptString };
 export const MetricItem = z.object({ key: ReqString, value: Double, timestamp: Int64, step: Int64.nullish() });
 export const KeyValueItem = z.object({ key: ReqString, value: z.string().nullish() });
-
-export const GetExperimentQuery = z.object({ experiment_id: ReqString });
-export const GetExperimentByNameQuery = z.object({ experiment_name: ReqString });
-export const LogMetricBody = z.object({ ...RunRef, ...MetricItem.shape });
-export const LogParamBody = z.object({ ...RunRef, key: ReqString, value: z.string().nullish() });
-export const SetTagBody = LogParamBody;
-export const LogBatchBody = z.object({
-  ...RunRef,
-  metrics: z.array(MetricItem).nullish(),
-  params: z.array(KeyValueItem).nullish(),
-  tags: z.array(KeyValueItem).nullish(),
-});
-export const UpdateRunBody = z.object({ ...RunRef, status: RunStatusField.nullish(), end_time: Int64.nullish(), run_name: OptString });
 
 export const formatPath = (path: readonly PropertyKey[]): string =>
   path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '');
@@ -170,16 +165,6 @@ export function toTag(item: { key: string; value?: string | null | undefined }, 
   return { key: item.key, value: truncateValue(item.value ?? '', MAX_TAG_VAL_LENGTH) };
 }
 
-export function checkBatchLimit(entity: string, limit: number, count: number): void {
-  if (count > limit) {
-    throw new MlflowError(
-      'INVALID_PARAMETER_VALUE',
-      `A batch logging request can contain at most ${limit} ${entity}. Got ${count} ${entity}. ` +
-        `Please split up ${entity} across multiple requests and try again.`,
-    );
-  }
-}
-
 // ---- responses ---------------------------------------------------------------------------------
 
 /** Doubles in protobuf JSON: NaN and ±Infinity travel as strings (JSON.stringify would write null). */
@@ -190,17 +175,4 @@ export const encodeRun = (run: MlflowRun) => ({
   ...run,
   data: { ...run.data, metrics: run.data.metrics.map((m) => ({ ...m, value: encodeDouble(m.value) })) },
 });
-
-/** Writes go only to runs that exist and are not deleted (MLflow's _check_run_is_active). */
-export async function requireActiveRun(pool: pg.Pool, runId: string): Promise<MlflowRunInfo> {
-  const info = await getRunInfo(pool, runId);
-  if (!info) throw runNotFound(runId);
-  if (info.lifecycle_stage !== 'active') {
-    throw new MlflowError(
-      'INVALID_PARAMETER_VALUE',
-      `The run ${runId} must be in the 'active' state. Current state is ${info.lifecycle_stage}.`,
-    );
-  }
-  return info;
-}
 

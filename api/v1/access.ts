@@ -39,7 +39,7 @@ import { experimentById } from '../auth/locators';
 import { generateToken, hashToken } from '../auth/tokens';
 import { experimentNotFound, MlflowError } from '../mlflow/errors';
 import { pageTokenCodec } from './page-token';
-import { v1Route } from './route';
+import { v1Route, type V1Request, type V1RouteDef } from './route';
 
 // mlfleet's own access-control endpoints: teams, API tokens, experiment grants to users and teams,
 // and the audit trail. MLflow's basic-auth endpoints (users, per-user grants) are in
@@ -113,8 +113,13 @@ function decodeCursor(token: string): AuditCursor {
   return { at: position.at, eventId: position.event_id };
 }
 
+/** The user or team a grant request names, by the fields it may give. */
+type GranteeRef = { username?: string | undefined; team?: string | undefined };
+/** A grantee resolved to its id, and named as the audit trail records it. */
+type GranteeTarget = { target: GrantTarget; detail: Record<string, string> };
+
 /** The user or team a grant request names, resolved to its id. */
-async function grantTargetOf(db: Queryable, grantee: { username?: string | undefined; team?: string | undefined }): Promise<{ target: GrantTarget; detail: Record<string, string> }> {
+async function grantTargetOf(db: Queryable, grantee: GranteeRef): Promise<GranteeTarget> {
   if (grantee.username !== undefined) {
     const user = await requireUser(db, grantee.username);
     return { target: { userId: user.userId }, detail: { username: user.username } };
@@ -128,19 +133,39 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
   const { pool } = deps;
   const manageExperiment: AccessRule = { kind: 'experiment', need: 'MANAGE', locate: experimentById('params', { field: 'id' }) };
 
+  /** A route whose whole handler is one transaction, so a change and its audit record commit together or not at all. */
+  const changeRoute = <Body = undefined, Query = undefined, Params = undefined>(
+    def: V1RouteDef<Body, Query, Params>,
+    change: (tx: pg.PoolClient, req: V1Request<Body, Query, Params>) => Promise<unknown>,
+  ): void => v1Route(app, def, (req) => withTransaction(pool, (tx) => change(tx, req)));
+
+  /** An admin's change to an existing team (a changeRoute): 404 when the team named in the path does not exist. */
+  const teamChangeRoute = <Body = undefined, Params extends TeamNameParams = TeamNameParams>(
+    def: Omit<V1RouteDef<Body, undefined, Params>, 'access' | 'errors'>,
+    change: (tx: pg.PoolClient, team: Team, req: V1Request<Body, undefined, Params>) => Promise<unknown>,
+  ): void => changeRoute({ ...def, access: ADMIN, errors: [403, 404] }, async (tx, req) => change(tx, await requireTeam(tx, req.params.name), req));
+
+  /** A change to an experiment's grant to a user or team (a changeRoute, MANAGE on it): 404 unless both exist. */
+  const grantChangeRoute = <Body extends GranteeRef>(
+    def: Pick<V1RouteDef<Body, undefined, ExperimentIdParams>, 'method' | 'summary' | 'body' | 'response'>,
+    change: (tx: pg.PoolClient, grantee: GranteeTarget, req: V1Request<Body, undefined, ExperimentIdParams>) => Promise<unknown>,
+  ): void =>
+    changeRoute({ ...def, path: '/api/v1/experiments/:id/grants', access: manageExperiment, params: ExperimentIdParams, errors: [403, 404] }, async (tx, req) => {
+      await requireExperiment(tx, req.params.id);
+      return change(tx, await grantTargetOf(tx, req.body), req);
+    });
+
   // ---- teams -------------------------------------------------------------------------------------
 
-  v1Route(
-    app,
+  changeRoute(
     { method: 'POST', path: '/api/v1/teams', summary: 'Create a team (admins)', access: ADMIN, body: CreateTeamBody, status: 201, response: TeamView, errors: [403] },
-    async ({ body, request }) =>
-      withTransaction(pool, async (tx) => {
-        const team = await createTeam(tx, body.name).catch((err: unknown) => {
-          throw err instanceof TeamExistsError ? new MlflowError('RESOURCE_ALREADY_EXISTS', err.message) : err;
-        });
-        await auditChange(tx, request, 'team.create', `team:${team.name}`, { team: team.name });
-        return teamView(team);
-      }),
+    async (tx, { body, request }) => {
+      const team = await createTeam(tx, body.name).catch((err: unknown) => {
+        throw err instanceof TeamExistsError ? new MlflowError('RESOURCE_ALREADY_EXISTS', err.message) : err;
+      });
+      await auditChange(tx, request, 'team.create', `team:${team.name}`, { team: team.name });
+      return teamView(team);
+    },
   );
 
   v1Route(app, { method: 'GET', path: '/api/v1/teams', summary: 'List the teams and their members', access: SIGNED_IN, response: TeamList }, async () => ({
@@ -153,69 +178,53 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
     async ({ params }) => teamView(await requireTeam(pool, params.name)),
   );
 
-  v1Route(
-    app,
+  teamChangeRoute(
     {
       method: 'DELETE',
       path: '/api/v1/teams/:name',
       summary: "Delete a team (admins); its grants go with it, its members' own grants stay",
-      access: ADMIN,
       params: TeamNameParams,
       response: Empty,
-      errors: [403, 404],
     },
-    async ({ params, request }) => {
-      await withTransaction(pool, async (tx) => {
-        const team = await requireTeam(tx, params.name);
-        await deleteTeam(tx, team.name);
-        await auditChange(tx, request, 'team.delete', `team:${team.name}`, { team: team.name, members: team.members });
-      });
+    async (tx, team, { request }) => {
+      await deleteTeam(tx, team.name);
+      await auditChange(tx, request, 'team.delete', `team:${team.name}`, { team: team.name, members: team.members });
       return {};
     },
   );
 
-  v1Route(
-    app,
+  teamChangeRoute(
     {
       method: 'POST',
       path: '/api/v1/teams/:name/members',
       summary: 'Add a user to a team (admins); adding a member again changes nothing',
-      access: ADMIN,
       params: TeamNameParams,
       body: AddTeamMemberBody,
       response: TeamView,
-      errors: [403, 404],
     },
-    async ({ params, body, request }) =>
-      withTransaction(pool, async (tx) => {
-        const team = await requireTeam(tx, params.name);
-        const user = await requireUser(tx, body.username);
-        if (await addTeamMember(tx, team.teamId, user.userId)) {
-          await auditChange(tx, request, 'team.add-member', `team:${team.name}`, { team: team.name, username: user.username });
-        }
-        return teamView(await requireTeam(tx, team.name));
-      }),
+    async (tx, team, { body, request }) => {
+      const user = await requireUser(tx, body.username);
+      if (await addTeamMember(tx, team.teamId, user.userId)) {
+        await auditChange(tx, request, 'team.add-member', `team:${team.name}`, { team: team.name, username: user.username });
+      }
+      return teamView(await requireTeam(tx, team.name));
+    },
   );
 
-  v1Route(
-    app,
+  teamChangeRoute(
     {
       method: 'DELETE',
       path: '/api/v1/teams/:name/members/:username',
       summary: 'Remove a user from a team (admins)',
-      access: ADMIN,
       params: TeamMemberParams,
       response: TeamView,
-      errors: [403, 404],
     },
-    async ({ params, request }) =>
-      withTransaction(pool, async (tx) => {
-        const team = await requireTeam(tx, params.name);
-        const user = await requireUser(tx, params.username);
-        if (!(await removeTeamMember(tx, team.teamId, user.userId))) throw notFound(`User '${user.username}' is not a member of team '${team.name}'`);
-        await auditChange(tx, request, 'team.remove-member', `team:${team.name}`, { team: team.name, username: user.username });
-        return teamView(await requireTeam(tx, team.name));
-      }),
+    async (tx, team, { params, request }) => {
+      const user = await requireUser(tx, params.username);
+      if (!(await removeTeamMember(tx, team.teamId, user.userId))) throw notFound(`User '${user.username}' is not a member of team '${team.name}'`);
+      await auditChange(tx, request, 'team.remove-member', `team:${team.name}`, { team: team.name, username: user.username });
+      return teamView(await requireTeam(tx, team.name));
+    },
   );
 
   // ---- tokens ------------------------------------------------------------------------------------
@@ -287,8 +296,7 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
     },
   );
 
-  v1Route(
-    app,
+  changeRoute(
     {
       method: 'POST',
       path: '/api/v1/tokens/:id/revoke',
@@ -299,19 +307,17 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
       response: TokenView,
       errors: [404],
     },
-    async ({ params, request }) => {
+    async (tx, { params, request }) => {
       const principal = request.principal;
-      return withTransaction(pool, async (tx) => {
-        const token = await getToken(tx, params.id);
-        // Someone else's token is answered as missing: token ids say nothing to those who do not own them.
-        const mine = principal.kind === 'user' && token?.userId === principal.userId;
-        if (!token || !(mine || isUnrestricted(principal))) throw tokenNotFound(params.id);
-        if (token.revokedAt === undefined) {
-          await revokeToken(tx, token.tokenId, Date.now());
-          await auditChange(tx, request, 'token.revoke', `token:${token.tokenId}`, { username: token.username, name: token.name });
-        }
-        return tokenView((await getToken(tx, token.tokenId)) ?? token);
-      });
+      const token = await getToken(tx, params.id);
+      // Someone else's token is answered as missing: token ids say nothing to those who do not own them.
+      const mine = principal.kind === 'user' && token?.userId === principal.userId;
+      if (!token || !(mine || isUnrestricted(principal))) throw tokenNotFound(params.id);
+      if (token.revokedAt === undefined) {
+        await revokeToken(tx, token.tokenId, Date.now());
+        await auditChange(tx, request, 'token.revoke', `token:${token.tokenId}`, { username: token.username, name: token.name });
+      }
+      return tokenView((await getToken(tx, token.tokenId)) ?? token);
     },
   );
 
@@ -334,58 +340,41 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
     },
   );
 
-  v1Route(
-    app,
+  grantChangeRoute(
     {
       method: 'PUT',
-      path: '/api/v1/experiments/:id/grants',
       summary: 'Grant a user or a team a permission on an experiment, or change the one granted (MANAGE on it)',
-      access: manageExperiment,
-      params: ExperimentIdParams,
       body: SetGrantBody,
       response: ExperimentGrantSchema,
-      errors: [403, 404],
     },
-    async ({ params, body, request }) =>
-      withTransaction(pool, async (tx) => {
-        await requireExperiment(tx, params.id);
-        const { target, detail } = await grantTargetOf(tx, body);
-        const previous = await setGrant(tx, params.id, target, body.permission);
-        if (previous !== body.permission) {
-          await auditChange(tx, request, previous === undefined ? 'permission.grant' : 'permission.update', `experiment:${params.id}`, {
-            ...detail,
-            permission: body.permission,
-            ...(previous !== undefined && { previous }),
-          });
-        }
-        const grant = await getGrant(tx, params.id, target);
-        if (!grant) throw new Error('the grant just set is missing');
-        return grantView(grant);
-      }),
+    async (tx, { target, detail }, { params, body, request }) => {
+      const previous = await setGrant(tx, params.id, target, body.permission);
+      if (previous !== body.permission) {
+        await auditChange(tx, request, previous === undefined ? 'permission.grant' : 'permission.update', `experiment:${params.id}`, {
+          ...detail,
+          permission: body.permission,
+          ...(previous !== undefined && { previous }),
+        });
+      }
+      const grant = await getGrant(tx, params.id, target);
+      if (!grant) throw new Error('the grant just set is missing');
+      return grantView(grant);
+    },
   );
 
-  v1Route(
-    app,
+  grantChangeRoute(
     {
       method: 'DELETE',
-      path: '/api/v1/experiments/:id/grants',
       summary: "Remove a user's or a team's grant on an experiment (MANAGE on it); the default permission applies again",
-      access: manageExperiment,
-      params: ExperimentIdParams,
       body: RevokeGrantBody,
       response: Empty,
-      errors: [403, 404],
     },
-    async ({ params, body, request }) => {
-      await withTransaction(pool, async (tx) => {
-        await requireExperiment(tx, params.id);
-        const { target, detail } = await grantTargetOf(tx, body);
-        const grant = await getGrant(tx, params.id, target);
-        if (!grant || !(await deleteGrant(tx, params.id, target))) {
-          throw notFound(`No grant to ${body.username !== undefined ? `user '${body.username}'` : `team '${body.team ?? ''}'`} on experiment ${params.id}`);
-        }
-        await auditChange(tx, request, 'permission.revoke', `experiment:${params.id}`, { ...detail, previous: grant.permission });
-      });
+    async (tx, { target, detail }, { params, body, request }) => {
+      const grant = await getGrant(tx, params.id, target);
+      if (!grant || !(await deleteGrant(tx, params.id, target))) {
+        throw notFound(`No grant to ${body.username !== undefined ? `user '${body.username}'` : `team '${body.team ?? ''}'`} on experiment ${params.id}`);
+      }
+      await auditChange(tx, request, 'permission.revoke', `experiment:${params.id}`, { ...detail, previous: grant.permission });
       return {};
     },
   );

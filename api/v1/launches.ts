@@ -8,7 +8,7 @@ import { claimLaunchRequest, markLaunchRequestStarted } from '../../store/launch
 import { type LaunchCursor, getLaunch, getLaunchProgress, listLaunches, listStageAttempts } from '../../store/launches';
 import { launchBegunUpdate, launchProgressQuery } from '../../workflows/definitions';
 import { launchWorkflowId } from '../../workflows/ids';
-import { startLaunch, startLaunchUntilBegun } from '../../workers/launcher';
+import { startLaunch, startLaunchUntilBegun } from '../../client/launcher';
 import { MlflowError } from '../mlflow/errors';
 import { SIGNED_IN } from '../auth/access-rule';
 import { claimExperiment } from '../auth/experiment-claim';

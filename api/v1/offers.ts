@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { catalogFreshness, currentOffers } from '../../clouds/pricing/refresh';
+import { catalogFreshnessOf, currentOffersOf } from '../../clouds/pricing/catalog';
 import { OfferList, OffersQuery, rankOffers } from '../../domain/placement';
 import type { Cloud } from '../../domain/pipeline-spec';
 import { getExperimentByName } from '../../store/experiments';
+import { latestGoodSnapshots, listSourceFreshness } from '../../store/offer-snapshots';
 import { medianStageHours } from '../../store/stage-durations';
 import { SIGNED_IN } from '../auth/access-rule';
 import { v1Route } from './route';
@@ -36,7 +37,8 @@ export function registerOfferRoutes(app: FastifyInstance, deps: OfferRoutesDeps)
       const { resources, top, experiment, stage, inputs } = query;
       const experimentRow = experiment === undefined ? undefined : await getExperimentByName(pool, experiment);
       const history = experimentRow && stage !== undefined ? await medianStageHours(pool, experimentRow.experiment_id, stage) : undefined;
-      const [offers, freshness] = await Promise.all([currentOffers(pool), catalogFreshness(pool)]);
+      const [snapshots, sources] = await Promise.all([latestGoodSnapshots(pool), listSourceFreshness(pool)]);
+      const [offers, freshness] = [currentOffersOf(snapshots), catalogFreshnessOf(sources)];
       const ranked = rankOffers(offers, {
         resources,
         inputs,

@@ -11,7 +11,7 @@ import {
   ScheduleUpdate,
   ScheduleView,
 } from '../../domain/schedule';
-import { ScheduleAlreadyExists, ScheduleNotFound, ScheduleRequestInvalid, ScheduleService } from '../../workers/schedules';
+import { ScheduleAlreadyExists, ScheduleNotFound, ScheduleRequestInvalid, ScheduleService } from '../../client/schedules';
 import { type AccessRule, SIGNED_IN } from '../auth/access-rule';
 import { claimExperiment } from '../auth/experiment-claim';
 import { experimentNamedBy } from '../auth/locators';

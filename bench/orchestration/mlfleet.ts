@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PipelineSpec } from '../../domain/pipeline-spec';
-import { loadConfig } from '../../workers/config';
-import { freePort } from '../../workers/free-port';
-import { startStack } from '../../workers/stack';
+import { loadConfig } from '../../server/config';
+import { freePort } from '../../server/free-port';
+import { startStack } from '../../server/stack';
 import type { Sample } from './results';
 import { SkipSystem, type RunningSystem, type SystemDriver } from './systems';
 
-// mlfleet as `mlfleet up` runs it (workers/stack.ts, in this process): embedded PostgreSQL, the
+// mlfleet as `mlfleet up` runs it (server/stack.ts, in this process): embedded PostgreSQL, the
 // Temporal dev server from .tools/bin/temporal, a worker and the API, on free ports and a scratch
 // data folder. Launches go through the HTTP API exactly as any client's would.
 
@@ -42,7 +42,7 @@ export function linearPipeline(stages: number, round: string): PipelineSpec {
   return spec;
 }
 
-/** The body of `POST /api/v1/launches` (README, HTTP API); `from`/`reuse` are issue 5's re-execution. */
+/** The body of `POST /api/v1/launches` (docs/http-api.md); `from`/`reuse` ask for a re-execution. */
 interface LaunchBody {
   spec: PipelineSpec;
   code: { dir: string };

@@ -1,4 +1,5 @@
 import { bundledCatalog } from '../../clouds/pricing/catalog';
+import { VM_CLOUDS } from '../../domain/clouds';
 import type { Cloud } from '../../domain/pipeline-spec';
 import { rankOffers } from '../../domain/placement';
 import { machine, type Machine } from '../common/machine';
@@ -96,7 +97,7 @@ function benchReplay(): ReplayResult {
   const catalog = bundledCatalog();
   const offers = catalog.offers.filter((o) => o.gpu_type !== null);
   const homes = [...new Map(offers.map((o) => [`${o.cloud} ${o.region}`, { cloud: o.cloud, region: o.region }])).values()];
-  const clouds: Cloud[] = ['aws', 'gcp', 'azure'];
+  const clouds: Cloud[] = [...VM_CLOUDS];
   const totals: Record<Baseline, ReplayCost> = {
     mlfleet: { usd: 0, preemptions: 0, lostHours: 0 },
     'mlfleet-spot-only': { usd: 0, preemptions: 0, lostHours: 0 },

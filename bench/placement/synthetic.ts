@@ -1,9 +1,9 @@
 import type { Offer } from '../../domain/offer';
-import type { Cloud } from '../../domain/pipeline-spec';
+import { VM_CLOUDS, type VmCloud } from '../../domain/clouds';
 import type { PlacementRequest } from '../../domain/placement';
 import { pick } from '../common/random';
 
-const CLOUDS: readonly Exclude<Cloud, 'local'>[] = ['aws', 'gcp', 'azure'];
+const CLOUDS: readonly VmCloud[] = VM_CLOUDS;
 const GPUS = ['T4', 'L4', 'A10G', 'A10', 'A100', 'A100-80GB', 'H100', 'V100'] as const;
 // Rough on-demand USD per GPU-hour, so synthetic prices keep real proportions.
 const GPU_HOUR_USD: Readonly<Record<(typeof GPUS)[number], number>> = { T4: 0.5, L4: 0.8, A10G: 1, A10: 1.1, A100: 3, 'A100-80GB': 4, H100: 7, V100: 2.5 };
@@ -41,7 +41,7 @@ export function syntheticOffers(count: number, random: () => number): Offer[] {
   return offers;
 }
 
-const inputIn = (cloud: Exclude<Cloud, 'local'>, random: () => number) => ({ cloud, region: `${cloud}-region-${Math.floor(random() * 40)}`, bytes: random() * 500e9 });
+const inputIn = (cloud: VmCloud, random: () => number) => ({ cloud, region: `${cloud}-region-${Math.floor(random() * 40)}`, bytes: random() * 500e9 });
 
 /** `count` different stage requests: GPU or CPU, spot or not, some with a price cap, history or inputs. */
 export function syntheticRequests(count: number, random: () => number): PlacementRequest[] {

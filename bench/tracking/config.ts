@@ -1,6 +1,6 @@
 import { parseOptions, type OptionSpec } from '../common/options';
 
-// Sizes and durations of the tracking benchmark. The defaults are issue 4's sizes; every one can be
+// Sizes and durations of the tracking benchmark. The defaults are the benchmark's reference sizes; every one can be
 // overridden by an environment variable or the equivalent flag (`--runs=500` for BENCH_RUNS) for a
 // quick smoke run.
 

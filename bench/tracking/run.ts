@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../workers/embedded-postgres';
-import { freePort, startOnFreePort } from '../../workers/free-port';
+import { startEmbeddedPostgres } from '../../server/embedded-postgres';
+import { freePort, startOnFreePort } from '../../server/free-port';
 import { machine } from '../common/machine';
 import { writeResults } from '../common/results';
 import { MlflowRestClient } from './client';
@@ -21,7 +21,7 @@ import {
   seedSearchExperiment,
 } from './workloads';
 
-// The tracking benchmark of issue 4: mlfleet, the stock `mlflow server`, mlflow-go and FastTrackML
+// The tracking benchmark: mlfleet, the stock `mlflow server`, mlflow-go and FastTrackML
 // in one run, on one embedded PostgreSQL (a database per server), driven by the same HTTP client.
 // `npm run bench:tracking` (see docs/benchmarks.md); sizes are overridable for a smoke run.
 

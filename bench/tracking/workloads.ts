@@ -2,7 +2,7 @@ import type { MlflowRestClient } from './client';
 import type { BenchConfig } from './config';
 import { seededRandom } from '../common/random';
 
-// The four workloads of issue 4, driven through the same MLflow REST client for every server, and
+// The four tracking workloads, driven through the same MLflow REST client for every server, and
 // the seeding they need (through each server's own API, with the same data everywhere).
 
 export interface Throughput {

@@ -2,7 +2,7 @@ import { ProvisionError, type ProvisionScope } from '../provision-error';
 
 /**
  * How Compute Engine reports a failed VM create, classified the way SkyPilot's GCP failover
- * handler does (../shared/reference/peers.md §1.2, clouds.md §3.3). Two paths reach here: the
+ * handler does. Two paths reach here: the
  * finished zone operation's `error.errors[]` (stockouts and most quota errors), and the HTTP
  * error envelope `{"error":{"code","message","errors":[{reason}]}}` that the SDK throws as a
  * GoogleError (permissions, bad requests, throttling, some quota checks).

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Offer } from '../../domain/offer';
+import { Offer, type OfferSnapshot, type SourceFreshness } from '../../domain/offer';
+import type { CatalogFreshness } from '../../domain/placement';
 import { formatSpecIssues, specErrorMap } from '../../domain/pipeline-spec';
 
 // A spot price below this share of on-demand is a unit or matching error (moto's synthetic
@@ -104,4 +105,47 @@ let bundled: Catalog | undefined;
 export function bundledCatalog(): Catalog {
   bundled ??= parseCatalog(JSON.parse(readFileSync(BUNDLED_CATALOG, 'utf8')), 'clouds/pricing/catalog.json');
   return bundled;
+}
+
+const placeKey = (offer: Offer): string => JSON.stringify([offer.cloud, offer.region, offer.zone, offer.instance_type]);
+
+/**
+ * The offers placement ranks: the bundled catalog, where every cloud with a good live snapshot has
+ * its bundled rows replaced by its live ones. Several sources of one cloud are merged, the newest
+ * snapshot's row winning for a place they both price.
+ */
+export function currentOffersOf(goodSnapshots: readonly OfferSnapshot[]): Offer[] {
+  const snapshots = [...goodSnapshots].sort((a, b) => b.fetchedAt - a.fetchedAt || b.snapshotId - a.snapshotId);
+  const liveClouds = new Set(snapshots.map((s) => s.cloud));
+  const live = new Map<string, Offer>();
+  for (const snapshot of snapshots) {
+    for (const offer of snapshot.rows) if (!live.has(placeKey(offer))) live.set(placeKey(offer), offer);
+  }
+  return [...bundledCatalog().offers.filter((offer) => !liveClouds.has(offer.cloud)), ...live.values()];
+}
+
+/** The freshness of the catalog currentOffersOf builds, per source. */
+export function catalogFreshnessOf(live: readonly SourceFreshness[]): CatalogFreshness[] {
+  const liveClouds = new Set(live.filter((s) => s.lastGood).map((s) => s.cloud));
+  const bundled = bundledCatalog();
+  const bundledClouds = [...new Set(bundled.offers.map((o) => o.cloud))].filter((cloud) => !liveClouds.has(cloud));
+  return [
+    {
+      source: 'bundled',
+      clouds: bundledClouds,
+      fetched_at: bundled.fetchedAt,
+      rows: bundled.offers.filter((o) => bundledClouds.includes(o.cloud)).length,
+    },
+    ...live.map((s): CatalogFreshness => ({
+      source: s.source,
+      clouds: s.lastGood ? [s.cloud] : [],
+      ...(s.lastGood && { fetched_at: new Date(s.lastGood.fetchedAt).toISOString() }),
+      rows: s.lastGood?.rowCount ?? 0,
+      last_attempt: {
+        at: new Date(s.lastAttempt.fetchedAt).toISOString(),
+        status: s.lastAttempt.status,
+        ...(s.lastAttempt.error !== undefined && { error: s.lastAttempt.error }),
+      },
+    })),
+  ];
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createAdmin } from '../../api/auth/first-admin';
+import { createAdmin } from '../../server/first-admin';
 import { ensureExperiment } from '../../store/experiments';
 import { startAuthApi, type AuthApi } from '../helpers/auth-api';
 import { uniqueId } from '../helpers/launches';

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_PIPELINE } from '../../cli/demo';
 import { loadPipelineFile } from '../../cli/pipeline-file';
-import { freePort } from '../../workers/free-port';
+import { freePort } from '../../server/free-port';
 import { runMlfleet } from '../helpers/processes';
 import { testEnv } from '../helpers/services';
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LaunchProgress } from '../../domain/launch';
-import { freePort } from '../../workers/free-port';
+import { freePort } from '../../server/free-port';
 import { holdPort } from '../helpers/held-port';
 import { runMlfleet } from '../helpers/processes';
 import { testEnv } from '../helpers/services';

@@ -1,9 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../workers/embedded-postgres';
-import { startOnFreePort } from '../../workers/free-port';
-import { startTemporalDevServer } from '../../workers/temporal-dev-server';
+import { startEmbeddedPostgres } from '../../server/embedded-postgres';
+import { startOnFreePort } from '../../server/free-port';
+import { startTemporalDevServer } from '../../server/temporal-dev-server';
 import { createPool } from '../../store/pool';
 import { migrate } from '../../store/migrate';
 import type { TestServices } from './services';

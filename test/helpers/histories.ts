@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findTemporalCli } from '../../workers/temporal-dev-server';
+import { findTemporalCli } from '../../server/temporal-dev-server';
 import { testEnv } from './services';
 
 export const HISTORIES_DIR = join(__dirname, '..', 'histories');

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { LaunchInput } from '../../domain/launch';
-import { startLaunch } from '../../workers/launcher';
+import { startLaunch } from '../../client/launcher';
 
 export const uniqueId = (prefix: string): string => `${prefix}-${randomBytes(5).toString('hex')}`;
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../../workers/free-port';
+import { freePort } from '../../server/free-port';
 import { testEnv } from './services';
 
 /** Running the stock MLflow tools of the project venv: pytest suites and real `mlflow server`s. */

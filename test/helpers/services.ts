@@ -1,5 +1,5 @@
-import type { RunningPostgres } from '../../workers/embedded-postgres';
-import type { RunningTemporal } from '../../workers/temporal-dev-server';
+import type { RunningPostgres } from '../../server/embedded-postgres';
+import type { RunningTemporal } from '../../server/temporal-dev-server';
 
 export interface TestServices {
   postgres: RunningPostgres;

@@ -4,13 +4,13 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import type { CloudDeps } from '../../activities/vm-compute';
+import type { CloudDeps } from '../../activities/deps';
 import { buildApp } from '../../api/app';
 import type { AuthConfig } from '../../domain/auth';
 import { fileUriOf } from '../../storage/file-store';
 import type { Storage } from '../../storage/storage';
 import { createPool } from '../../store/pool';
-import { createMlfleetWorker } from '../../workers/worker';
+import { createMlfleetWorker } from '../../server/worker';
 import { testEnv } from './services';
 
 export interface WorkflowTestContext {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createAdmin, ensureFirstAdmin } from '../../api/auth/first-admin';
+import { createAdmin, ensureFirstAdmin } from '../../server/first-admin';
 import { ensureExperiment } from '../../store/experiments';
 import { getUserByName } from '../../store/users';
 import { startAuthApi, type AuthApi } from '../helpers/auth-api';
@@ -460,5 +460,5 @@ test('the first admin from MLFLEET_ADMIN_USERNAME/PASSWORD: created once, then o
 
   await expect(ensureFirstAdmin(db.pool, { MLFLEET_ADMIN_USERNAME: username })).rejects.toThrow('MLFLEET_ADMIN_USERNAME and MLFLEET_ADMIN_PASSWORD go together');
   await expect(ensureFirstAdmin(db.pool, { ...env, MLFLEET_ADMIN_PASSWORD: 'short' })).rejects.toThrow('MLFLEET_ADMIN_PASSWORD: the password must be at least 12 characters');
-  await expect(createAdmin(db.pool, username, 'whatever password 1')).rejects.toThrow(`User '${username}' already exists.`);
+  await expect(createAdmin(db.pool, username, 'whatever password 1')).rejects.toThrow(`user '${username}' exists; pass --force to replace its password`);
 });

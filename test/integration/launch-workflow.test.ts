@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { getLaunchProgress, listStageAttempts } from '../../store/launches';
-import { getRun, listChildRuns } from '../../store/runs';
+import { getRun, listChildRuns } from '../../store/run-reads';
 import { filePathOf } from '../../storage/file-store';
 import { launchProgressQuery } from '../../workflows/definitions';
 import { recordHistories } from '../helpers/histories';

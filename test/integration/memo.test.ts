@@ -9,7 +9,7 @@ import type { LaunchInput, LaunchProgress } from '../../domain/launch';
 import { filePathOf } from '../../storage/file-store';
 import { createStorage } from '../../storage/storage';
 import { getLaunch } from '../../store/launches';
-import { getRun } from '../../store/runs';
+import { getRun } from '../../store/run-reads';
 import { launchWorkflowId, stageWorkflowId } from '../../workflows/ids';
 import { recordHistories } from '../helpers/histories';
 import { httpRequest } from '../helpers/http';
@@ -17,7 +17,7 @@ import { launch, uniqueId } from '../helpers/launches';
 import { newRunId } from '../helpers/run-ids';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
-// Memoized stages and re-execution (issue 5) through real launches: the change matrix over a
+// Memoized stages and re-execution through real launches: the change matrix over a
 // 4-stage pipeline, concurrent launches racing on one key, and the checks of `from`/`reuse`.
 
 let ctx: WorkflowTestContext;
@@ -246,7 +246,7 @@ test('a retried opening of a fully cached launch writes the same runs once and r
   const first = await openLaunch();
   const retried = await openLaunch();
   expect(first.finished).toBe(true);
-  expect(retried.stageRunIds).toEqual(first.stageRunIds);
+  expect(retried.stages.map((s) => s.runId)).toEqual(first.stages.map((s) => s.runId));
   expect(Object.values(retried.settled ?? {}).map((s) => s.source)).toEqual(['cached', 'cached', 'cached', 'cached']);
   const { rows } = await ctx.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM tags WHERE key = 'mlfleet.launch_id' AND value = $1", [launchId]);
   expect(rows[0]?.n).toBe(5); // the launch run and its four stage runs, once each

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { buildApp } from '../../api/app';
 import type { Experiment } from '../../store/experiments';
 import { createPool } from '../../store/pool';
-import { createRun, getRunInfo } from '../../store/runs';
+import { getRunInfo } from '../../store/run-reads';
+import { createRun } from '../../store/run-writes';
 import { testEnv } from '../helpers/services';
 import { httpRequest, type Reply } from '../helpers/http';
 

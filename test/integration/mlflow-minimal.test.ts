@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { buildApp } from '../../api/app';
 import { getOrCreateExperiment, type Experiment } from '../../store/experiments';
 import { createPool } from '../../store/pool';
-import { createRun, getRun } from '../../store/runs';
+import { getRun } from '../../store/run-reads';
+import { createRun } from '../../store/run-writes';
 import { testEnv } from '../helpers/services';
 import { newRunId } from '../helpers/run-ids';
 

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { filePathOf } from '../../storage/file-store';
 import { getOrCreateExperiment, type Experiment } from '../../store/experiments';
-import { getRun, type MlflowRun } from '../../store/runs';
+import { getRun } from '../../store/run-reads';
+import type { MlflowRun } from '../../store/run-record';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 import { httpRequest, type Reply } from '../helpers/http';
 

@@ -10,7 +10,7 @@ import { fileUriOf } from '../../storage/file-store';
 import { getOrCreateExperiment } from '../../store/experiments';
 import { insertLaunch, upsertStageRun } from '../../store/launches';
 import { createPool } from '../../store/pool';
-import { createRun } from '../../store/runs';
+import { createRun } from '../../store/run-writes';
 import { uniqueId } from '../helpers/launches';
 import { runMlfleet } from '../helpers/processes';
 import { testEnv } from '../helpers/services';

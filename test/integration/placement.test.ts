@@ -5,20 +5,21 @@ import { bundledCatalog } from '../../clouds/pricing/catalog';
 import { StageAttemptList, type LaunchInput, type LaunchProgress } from '../../domain/launch';
 import { renderAttempts } from '../../cli/render-attempts';
 import { rankOffers } from '../../domain/placement';
+import type { VmCloud } from '../../domain/clouds';
 import type { Resources } from '../../domain/pipeline-spec';
 import { startEmulators, type Emulators } from '../../emulators/start';
 import { listStageAttempts } from '../../store/launches';
-import { getRun } from '../../store/runs';
+import { getRun } from '../../store/run-reads';
 import { listStageLeases } from '../../store/vm-leases';
-import { createCloudDeps } from '../../workers/cloud-drivers';
-import { ensureReaperSchedule, reaperScheduleId, workflowLivenessOf } from '../../workers/maintenance-schedules';
+import { createCloudDeps } from '../../server/cloud-drivers';
+import { ensureReaperSchedule, reaperScheduleId, workflowLivenessOf } from '../../client/maintenance-schedules';
 import { stageWorkflowId } from '../../workflows/ids';
 import { launch, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';
 import { eventually } from '../helpers/eventually';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
-// Placement on the three simulated clouds (issue 6), through the real SDKs against the local
+// Placement on the three simulated clouds, through the real SDKs against the local
 // endpoints: failover on capacity errors, re-placement after a preemption with both attempts
 // billed, no VM left by a cancelled launch, and the reaper taking what a terminated stage left.
 
@@ -76,7 +77,7 @@ test('capacity errors on the two cheapest offers, on two clouds, move the stage 
   // The scenario needs the three cheapest offers on three different clouds.
   expect(new Set([first!.cloud, second!.cloud, third!.cloud]).size).toBe(3);
   for (const offer of [first!, second!]) {
-    await emulators.controls[offer.cloud as 'aws' | 'gcp' | 'azure'].injectFault({
+    await emulators.controls[offer.cloud as VmCloud].injectFault({
       kind: 'capacity',
       region: offer.region,
       ...(offer.zone ? { zone: offer.zone } : {}),

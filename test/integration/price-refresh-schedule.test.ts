@@ -1,11 +1,11 @@
-import type { RefreshResult } from '../../clouds/pricing/refresh';
-import { freePort } from '../../workers/free-port';
-import { priceRefreshScheduleId, ensurePriceRefreshSchedule } from '../../workers/maintenance-schedules';
+import type { RefreshResult } from '../../activities/prices';
+import { freePort } from '../../server/free-port';
+import { priceRefreshScheduleId, ensurePriceRefreshSchedule } from '../../client/maintenance-schedules';
 import { uniqueId } from '../helpers/launches';
 import { eventually } from '../helpers/eventually';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
-// The scheduled live price refresh (issue 6): the workflow its schedule starts refreshes every
+// The scheduled live price refresh: the workflow its schedule starts refreshes every
 // configured source through the worker; a source that fails is recorded and placement keeps the
 // catalog it had. (Good refreshes are covered by price-refresh.test.ts inside rolled-back
 // transactions: a stored good snapshot would change every other test's offers.)

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { AWS_PRICE_SOURCE } from '../../clouds/pricing/aws-prices';
 import { bundledCatalog } from '../../clouds/pricing/catalog';
-import { currentOffers, catalogFreshness, refreshPrices, type PriceSource } from '../../clouds/pricing/refresh';
+import { catalogFreshness, currentOffers, refreshPrices } from '../../activities/prices';
+import type { PriceSource } from '../../clouds/pricing/price-sources';
 import type { Offer } from '../../domain/offer';
 import { createPool } from '../../store/pool';
 import { uniqueId } from '../helpers/launches';

@@ -6,11 +6,8 @@ import { HISTORIES_DIR } from '../helpers/histories';
 import { workflowBundle } from '../helpers/temporal';
 
 // Committed histories of real launches (recorded with MLFLEET_RECORD_HISTORIES=1): today's workflow
-// code must replay each of them without a determinism error, or running launches would break.
-// `v1-*` to `v5-*` were recorded by earlier workflow code (v2: before pinning and memoization; v3:
-// before a stage's teardown ran beside its end's record; v4: before a launch opened in one local
-// activity; v5: before the API set a launch's search attributes at its start, as a Temporal CLI
-// start still does not): keep them, launches it started may still be running.
+// code must replay each of them without a determinism error, or launches running across a deploy
+// would break.
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
 interface RecordedHistory {

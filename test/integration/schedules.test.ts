@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { LaunchProgress } from '../../domain/launch';
 import { ScheduleList, ScheduleView } from '../../domain/schedule';
 import { getLaunchProgress } from '../../store/launches';
-import { getRun } from '../../store/runs';
+import { getRun } from '../../store/run-reads';
 import { launchWorkflowId } from '../../workflows/ids';
 import { makeCodeDir, uniqueId } from '../helpers/launches';
 import { eventually } from '../helpers/eventually';

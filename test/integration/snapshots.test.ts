@@ -4,7 +4,7 @@ import { CreateBucketCommand, DeleteObjectCommand, PutBucketVersioningCommand, P
 import { WorkflowFailedError } from '@temporalio/client';
 import { runJob } from '../../agent/run-job';
 import { getLaunchProgress } from '../../store/launches';
-import { getRun } from '../../store/runs';
+import { getRun } from '../../store/run-reads';
 import { getSnapshot } from '../../store/snapshots';
 import { searchRunIds } from '../../store/run-search';
 import { parseRunFilter } from '../../domain/run-filter';
@@ -16,7 +16,7 @@ import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { startMoto, type Moto } from '../helpers/moto';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
-// Pinned inputs (issue 5): what a stage reads is fixed when it is pinned, against moto's S3
+// Pinned inputs: what a stage reads is fixed when it is pinned, against moto's S3
 // (versioned and unversioned buckets) and the file store, through the storage layer, the agent and
 // whole launches.
 

@@ -6,14 +6,14 @@ import type { LaunchProgress } from '../../domain/launch';
 import { startEmulators, type Emulators } from '../../emulators/start';
 import { joinUri } from '../../storage/object-store';
 import { parseS3Uri } from '../../storage/s3-store';
-import { createCloudDeps } from '../../workers/cloud-drivers';
-import { workflowLivenessOf } from '../../workers/maintenance-schedules';
+import { createCloudDeps } from '../../server/cloud-drivers';
+import { workflowLivenessOf } from '../../client/maintenance-schedules';
 import { launchWorkflowId, stageWorkflowId } from '../../workflows/ids';
 import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { createWorkflowTestContext, type WorkflowTestContext } from '../helpers/temporal';
 
-// Stage VMs get only short-lived credentials scoped to their own inputs and outputs (issue 7,
-// point 4): stages placed on the emulated clouds with an s3:// artifact root on moto, which also
+// Stage VMs get only short-lived credentials scoped to their own inputs and outputs:
+// stages placed on the emulated clouds with an s3:// artifact root on moto, which also
 // serves STS AssumeRole. moto does not evaluate session policies (its IAM checks read only the
 // role's own policies), so what the credentials may do is covered by the policy's unit tests, not here.
 

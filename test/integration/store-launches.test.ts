@@ -14,7 +14,8 @@ import {
   type InsertLaunchInput,
 } from '../../store/launches';
 import { createPool } from '../../store/pool';
-import { createRun, logMetrics } from '../../store/runs';
+import { logMetrics } from '../../store/metrics';
+import { createRun } from '../../store/run-writes';
 import { testEnv } from '../helpers/services';
 import { newRunId } from '../helpers/run-ids';
 

@@ -2,23 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { ExperimentNotFoundError, getOrCreateExperiment } from '../../store/experiments';
 import { createPool, withTransaction } from '../../store/pool';
+import { getMetricHistory, logMetrics } from '../../store/metrics';
+import { getRun, getRunInfo, listChildRuns } from '../../store/run-reads';
+import { RunNotFoundError } from '../../store/run-record';
 import {
   ParamConflictError,
-  RunNotFoundError,
   createRun,
   endRun,
   endRunWithDuration,
-  getMetricHistory,
-  getRun,
-  getRunInfo,
-  listChildRuns,
-  logMetrics,
   logParams,
   setRunStatus,
   setTags,
   updateRunInfo,
   type CreateRunInput,
-} from '../../store/runs';
+} from '../../store/run-writes';
 import { testEnv } from '../helpers/services';
 import { newRunId } from '../helpers/run-ids';
 

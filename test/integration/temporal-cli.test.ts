@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LaunchInput, LaunchProgress } from '../../domain/launch';
-import { listChildRuns, getRun } from '../../store/runs';
+import { listChildRuns, getRun } from '../../store/run-reads';
 import { launchWorkflowId } from '../../workflows/ids';
-import { findTemporalCli } from '../../workers/temporal-dev-server';
+import { findTemporalCli } from '../../server/temporal-dev-server';
 import { launch, makeCodeDir, uniqueId } from '../helpers/launches';
 import { testEnv } from '../helpers/services';
 import { eventually } from '../helpers/eventually';

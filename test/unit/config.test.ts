@@ -1,4 +1,4 @@
-import { loadConfig } from '../../workers/config';
+import { loadConfig } from '../../server/config';
 
 describe('MLFLEET_ARTIFACT_ROOT', () => {
   const root = (value: string) => loadConfig({}, { MLFLEET_ARTIFACT_ROOT: value }).artifactRoot;

@@ -1,4 +1,4 @@
-import { PortInUseError, startOnFreePort } from '../../workers/free-port';
+import { PortInUseError, startOnFreePort } from '../../server/free-port';
 
 test('startOnFreePort takes another port after a PortInUseError, and gives up after its attempts', async () => {
   const tried: number[] = [];

@@ -4,7 +4,7 @@ import { InstancesClient } from '@google-cloud/compute';
 import { PassThroughClient } from 'google-auth-library';
 import { googleProvisionError, httpStatusOf, operationProvisionError } from '../../clouds/gcp/gcp-errors';
 import { ProvisionError, type ProvisionScope } from '../../clouds/provision-error';
-import { freePort } from '../../workers/free-port';
+import { freePort } from '../../server/free-port';
 
 // How Compute Engine failures become ProvisionError scopes, on both paths: a finished operation's
 // error.errors[], and an HTTP error envelope that the real SDK decodes and throws (served here by

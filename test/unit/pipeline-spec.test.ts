@@ -13,7 +13,7 @@ import {
   specErrorMap,
 } from '../../domain/pipeline-spec';
 
-// The example from DESIGN.md ("Pipeline spec"), verbatim.
+// The reference example of a pipeline spec (two stages, every kind of field), verbatim.
 const DESIGN_EXAMPLE = `
 experiment: churn
 stages:
@@ -77,7 +77,7 @@ describe('parsePipelineSpec: invalid specs', () => {
 });
 
 describe('parsePipelineSpec: valid specs', () => {
-  test('the DESIGN.md example parses, in declaration order, with defaults applied', () => {
+  test('the reference example parses, in declaration order, with defaults applied', () => {
     const parsed = parsePipelineSpec(parseYaml(DESIGN_EXAMPLE));
     expect(Object.keys(parsed.stages)).toEqual(['prepare', 'train']);
     expect(parsed).toEqual({

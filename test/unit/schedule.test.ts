@@ -1,6 +1,7 @@
 import { formatSpecIssues, specErrorMap } from '../../domain/pipeline-spec';
 import {
   BackfillInput,
+  cronFirings,
   cronMatches,
   durationMs,
   formatDuration,
@@ -58,6 +59,21 @@ describe('cron expressions', () => {
     ['0 * * * * *', "cron: expected 5 fields (minute hour day-of-month month day-of-week), got 6 in '0 * * * * *'"],
     ['', "cron: expected 5 fields (minute hour day-of-month month day-of-week), got 0 in ''"],
     ['@daily', "cron: expected 5 fields (minute hour day-of-month month day-of-week), got 1 in '@daily'"],
+    // croner would take these, but Temporal refuses them or reads them otherwise (# starts a comment there).
+    ['0 0 L * *', "cron: invalid day-of-month field 'L' (1-31)"],
+    ['0 0 15W * *', "cron: invalid day-of-month field '15W' (1-31)"],
+    ['0 0 ? * MON', "cron: invalid day-of-month field '?' (1-31)"],
+    ['0 0 * * 5#2', "cron: invalid day-of-week field '5#2' (0-7 or SUN-SAT)"],
+    ['0 0 * * 5L', "cron: invalid day-of-week field '5L' (0-7 or SUN-SAT)"],
+    ['/10 * * * *', "cron: invalid minute field '/10' (0-59)"],
+    ['0 0 * * MON-SUN', "cron: invalid day-of-week field 'MON-SUN' (range MON-SUN ends before it starts)"],
+    // Changed with croner: it takes day-of-week steps up to 7 only (*/8 matched Sundays alone).
+    ['0 0 * * */8', "cron: invalid day-of-week field '*/8' (step must be 1-7)"],
+    // croner alone would take a stepped range that ends out of bounds.
+    ['15-61/12 * * * *', "cron: invalid minute field '15-61/12' (0-59)"],
+    ['0 23-30/9 * * *', "cron: invalid hour field '23-30/9' (0-23)"],
+    // Changed with croner: a range with an end out of bounds says so, rather than that it runs backwards.
+    ['61-10 * * * *', "cron: invalid minute field '61-10' (0-59)"],
   ])('%j: %s', (cron, message) => {
     expect(cronProblem(cron)).toEqual([message]);
   });
@@ -71,12 +87,55 @@ describe('cron expressions', () => {
     const sunday = parseCron('0 0 * * 7');
     if ('problem' in sunday) throw new Error(sunday.problem);
     expect(cronMatches(sunday, new Date('2026-01-04T00:00:00Z'))).toBe(true);
-    // Both day fields restricted: either matches.
-    const either = parseCron('0 0 1 * MON');
-    if ('problem' in either) throw new Error(either.problem);
-    expect(cronMatches(either, new Date('2026-01-01T00:00:00Z'))).toBe(true); // the 1st, a Thursday
-    expect(cronMatches(either, new Date('2026-01-05T00:00:00Z'))).toBe(true); // a Monday
-    expect(cronMatches(either, new Date('2026-01-06T00:00:00Z'))).toBe(false);
+    // Both day fields restricted: both must match, as in Temporal (classic cron takes either).
+    const both = parseCron('0 0 1 * MON');
+    if ('problem' in both) throw new Error(both.problem);
+    expect(cronMatches(both, new Date('2026-01-01T00:00:00Z'))).toBe(false); // the 1st, a Thursday
+    expect(cronMatches(both, new Date('2026-01-05T00:00:00Z'))).toBe(false); // a Monday
+    expect(cronMatches(both, new Date('2026-06-01T00:00:00Z'))).toBe(true); // the 1st and a Monday
+    expect(cronMatches(both, new Date('2026-06-01T00:00:42Z'))).toBe(true); // seconds do not count
+  });
+
+  const firings = (cron: string, start: string, end: string, limit = 1_000): string[] => {
+    const parsed = parseCron(cron);
+    if ('problem' in parsed) throw new Error(parsed.problem);
+    return cronFirings(parsed, new Date(start), new Date(end), limit).map((d) => d.toISOString().replace(':00.000Z', 'Z'));
+  };
+
+  test('firings in a window, both ends included, up to a limit', () => {
+    expect(firings('*/15 * * * *', '2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z')).toEqual([
+      '2026-01-01T00:00Z',
+      '2026-01-01T00:15Z',
+      '2026-01-01T00:30Z',
+      '2026-01-01T00:45Z',
+      '2026-01-01T01:00Z',
+    ]);
+    expect(firings('*/15 * * * *', '2026-01-01T00:00:00.500Z', '2026-01-01T00:59:59Z')).toEqual(['2026-01-01T00:15Z', '2026-01-01T00:30Z', '2026-01-01T00:45Z']);
+    expect(firings('0 3 * * 1-5', '2020-01-04T00:00:00Z', '2020-01-12T00:00:00Z')).toHaveLength(5);
+    expect(firings('* * * * *', '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', 10)).toHaveLength(10);
+    expect(firings('0 0 30 2 *', '2026-01-01T00:00:00Z', '2030-01-01T00:00:00Z')).toEqual([]);
+  });
+
+  test('firings do not skip the first days of a month after a day the month before lacks', () => {
+    expect(firings('0 0 */10 * *', '2026-02-15T00:00:00Z', '2026-03-15T00:00:00Z')).toEqual(['2026-02-21T00:00Z', '2026-03-01T00:00Z', '2026-03-11T00:00Z']);
+    expect(firings('0 0 1,31 * *', '2026-01-15T00:00:00Z', '2026-04-02T00:00:00Z')).toEqual([
+      '2026-01-31T00:00Z',
+      '2026-02-01T00:00Z',
+      '2026-03-01T00:00Z',
+      '2026-03-31T00:00Z',
+      '2026-04-01T00:00Z',
+    ]);
+  });
+
+  test('a step from a day of the week runs through Sunday as 7, as in Temporal', () => {
+    // 2026-01-05 is a Monday: MON/2 is Monday, Wednesday, Friday and Sunday.
+    expect(firings('0 0 * * MON/2', '2026-01-05T00:00:00Z', '2026-01-11T23:59:00Z')).toEqual([
+      '2026-01-05T00:00Z',
+      '2026-01-07T00:00Z',
+      '2026-01-09T00:00Z',
+      '2026-01-11T00:00Z',
+    ]);
+    expect(firings('0 0 * * 7/2', '2026-01-05T00:00:00Z', '2026-01-11T23:59:00Z')).toEqual(['2026-01-11T00:00Z']);
   });
 });
 

@@ -8,10 +8,10 @@ import type { ObjectStore } from '../../storage/object-store';
 import { credentialsFromEnv } from '../../storage/aws-credentials';
 import { createStageCredentialIssuer, stageAccessOf, StageCredentialsError } from '../../storage/stage-credentials';
 import { stageSessionPolicy } from '../../storage/stage-policy';
-import { stageCredentialsLine } from '../../workers/cloud-drivers';
-import { CloudsConfig } from '../../workers/cloud-config';
+import { stageCredentialsLine } from '../../server/cloud-drivers';
+import { CloudsConfig } from '../../server/cloud-config';
 
-// Stage VM credentials (issue 7): what a job reads and writes, the STS call, and how the
+// Stage VM credentials: what a job reads and writes, the STS call, and how the
 // credentials reach the agent and nothing else.
 
 const RUN = 's3://art/mlfleet/1/r1/artifacts';

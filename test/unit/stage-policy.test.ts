@@ -1,6 +1,6 @@
 import { sessionSeconds, stageSessionPolicy, StagePolicyTooLargeError, type StageAccess } from '../../storage/stage-policy';
 
-// The session policy a stage VM's credentials carry (issue 7): exactly its reads and writes.
+// The session policy a stage VM's credentials carry: exactly its reads and writes.
 
 const RUN = 's3://art/mlfleet/1/r1/artifacts';
 const CAS = 's3://art/mlfleet/cas';

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findTemporalCli, TemporalCliNotFoundError } from '../../workers/temporal-dev-server';
+import { findTemporalCli, TemporalCliNotFoundError } from '../../server/temporal-dev-server';
 
 const root = mkdtempSync(join(tmpdir(), 'temporal-cli-'));
 function fakeCli(dir: string): string {
