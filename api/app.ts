@@ -8,6 +8,7 @@ import { registerAccessControl } from './auth/access-control';
 import { PUBLIC } from './auth/access-rule';
 import { createAuthenticator } from './auth/authenticate';
 import { registerMlflowAuthRoutes } from './auth/mlflow-auth-routes';
+import { registerMlflowRoleRoutes } from './auth/mlflow-roles';
 import { registerAccessRoutes } from './v1/access';
 import { LoginThrottle } from './auth/login-throttle';
 import { registerErrorHandling } from './errors';
@@ -69,6 +70,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   registerOfferRoutes(app, { pool: opts.pool, ...(opts.enabledClouds ? { enabledClouds: opts.enabledClouds } : {}) });
   registerAgentRoute(app);
   registerMlflowAuthRoutes(app, { pool: opts.pool, auth: opts.auth ?? AUTH_OFF });
+  registerMlflowRoleRoutes(app, { pool: opts.pool });
   registerAccessRoutes(app, { pool: opts.pool });
   registerOpenApiRoute(app); // last: the document lists every /api/v1 route registered above
   return app;

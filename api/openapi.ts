@@ -146,6 +146,10 @@ function accessDescription(access: AccessRule): string {
     case 'experiment':
     case 'experiment-by-body':
       return `Access: ${access.need} on the experiment (admins pass); without READ the resource reads as missing.`;
+    case 'registered-model':
+      return `Access: ${access.need} on the registered model (admins pass); without READ it reads as missing.`;
+    case 'by-request':
+      return 'Access: as the resource the request names requires (admins pass).';
   }
 }
 

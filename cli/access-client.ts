@@ -4,6 +4,8 @@ import {
   ExperimentGrantView,
   GrantList,
   type Grantee,
+  ModelGrantList,
+  ModelGrantView,
   type Permission,
   TeamList,
   TeamView,
@@ -14,18 +16,25 @@ import { requestApi } from './http';
 
 const USERS = '/api/2.0/mlflow/users';
 
+/** What a grant is on: an experiment by id, or a registered model (or prompt) by name. */
+export type GrantSubject = { experiment: string } | { model: string };
+
+export type GrantView = ExperimentGrantView | ModelGrantView;
+
 /** A user as MLflow's basic-auth API answers it (api/auth/mlflow-auth-routes.ts). */
 export const MlflowUser = z.object({
   id: z.number(),
   username: z.string(),
   is_admin: z.boolean(),
   experiment_permissions: z.array(z.object({ experiment_id: z.string(), permission: z.string() })).default([]),
+  registered_model_permissions: z.array(z.object({ name: z.string(), permission: z.string() })).default([]),
 });
 export type MlflowUser = z.infer<typeof MlflowUser>;
 
 /**
  * The CLI's view of access control: users through MLflow's basic-auth endpoints (the same ones
- * `mlflow.server.get_app_client("basic-auth")` calls), teams, tokens and grants through /api/v1.
+ * `mlflow.server.get_app_client("basic-auth")` calls), teams, tokens and grants (on experiments
+ * and registered models) through /api/v1.
  */
 export class AccessApi {
   constructor(readonly baseUrl: string) {}
@@ -87,24 +96,26 @@ export class AccessApi {
     return this.request('POST', `/api/v1/tokens/${encodeURIComponent(tokenId)}/revoke`, {}).then((b) => TokenView.parse(b));
   }
 
-  setGrant(experimentId: string, grantee: Grantee, permission: Permission): Promise<ExperimentGrantView> {
-    return this.request('PUT', this.grantsPath(experimentId), { ...grantee, permission }).then((b) => ExperimentGrantView.parse(b));
+  setGrant(on: GrantSubject, grantee: Grantee, permission: Permission): Promise<GrantView> {
+    const view = 'experiment' in on ? ExperimentGrantView : ModelGrantView;
+    return this.request('PUT', this.grantsPath(on), { ...grantee, permission }).then((b) => view.parse(b));
   }
 
-  async revokeGrant(experimentId: string, grantee: Grantee): Promise<void> {
-    await this.request('DELETE', this.grantsPath(experimentId), grantee);
+  async revokeGrant(on: GrantSubject, grantee: Grantee): Promise<void> {
+    await this.request('DELETE', this.grantsPath(on), grantee);
   }
 
-  listGrants(experimentId: string): Promise<ExperimentGrantView[]> {
-    return this.request('GET', this.grantsPath(experimentId)).then((b) => GrantList.parse(b).grants);
+  listGrants(on: GrantSubject): Promise<GrantView[]> {
+    const list = 'experiment' in on ? GrantList : ModelGrantList;
+    return this.request('GET', this.grantsPath(on)).then((b) => list.parse(b).grants);
   }
 
   private teamPath(name: string): string {
     return `/api/v1/teams/${encodeURIComponent(name)}`;
   }
 
-  private grantsPath(experimentId: string): string {
-    return `/api/v1/experiments/${encodeURIComponent(experimentId)}/grants`;
+  private grantsPath(on: GrantSubject): string {
+    return 'experiment' in on ? `/api/v1/experiments/${encodeURIComponent(on.experiment)}/grants` : `/api/v1/registered-models/${encodeURIComponent(on.model)}/grants`;
   }
 
   private request(method: string, path: string, body?: unknown): Promise<unknown> {

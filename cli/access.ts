@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { type ExperimentGrantView, Permission, type TeamView, type TokenView } from '../domain/auth';
+import { Permission, type TeamView, type TokenView } from '../domain/auth';
 import { AdminSetupError, createAdmin } from '../server/first-admin';
 import type { Grantee } from '../domain/auth';
-import { AccessApi, type MlflowUser } from './access-client';
+import { AccessApi, type GrantSubject, type GrantView, type MlflowUser } from './access-client';
 import { withDatabase } from '../server/database';
 import { closePasswordInput, readPassword } from './password-input';
 
@@ -69,7 +69,12 @@ const describeGrantee = (grantee: Grantee): string => ('username' in grantee ? `
 // ---- rendering -----------------------------------------------------------------------------------
 
 export const renderUsers = (users: MlflowUser[]): string =>
-  users.length === 0 ? 'no users' : table(['USERNAME', 'ADMIN', 'ID', 'GRANTS'], users.map((u) => [u.username, u.is_admin ? 'yes' : 'no', String(u.id), String(u.experiment_permissions.length)]));
+  users.length === 0
+    ? 'no users'
+    : table(
+        ['USERNAME', 'ADMIN', 'ID', 'GRANTS'],
+        users.map((u) => [u.username, u.is_admin ? 'yes' : 'no', String(u.id), String(u.experiment_permissions.length + u.registered_model_permissions.length)]),
+      );
 
 export const renderTeams = (teams: TeamView[]): string =>
   teams.length === 0 ? 'no teams' : table(['TEAM', 'MEMBERS'], teams.map((t) => [t.name, t.members.join(', ') || '-']));
@@ -84,7 +89,7 @@ export const renderTokens = (tokens: TokenView[], now = Date.now()): string =>
         tokens.map((t) => [t.token_id, t.name, t.username, tokenState(t, now), time(t.created_at), time(t.expires_at), time(t.last_used_at)]),
       );
 
-export const renderGrants = (grants: ExperimentGrantView[]): string =>
+export const renderGrants = (grants: GrantView[]): string =>
   grants.length === 0
     ? 'no grants (everyone but admins holds the default permission)'
     : table(['GRANTEE', 'PERMISSION'], grants.map((g) => [g.username !== undefined ? `user ${g.username}` : `team ${g.team ?? '?'}`, g.permission]));
@@ -261,23 +266,42 @@ export function tokenCommand(defaultUrl: string): Command {
   return token;
 }
 
-/** `mlfleet grant EXPERIMENT_ID PERMISSION --user U | --team T`, and `--revoke`. */
+const describeSubject = (on: GrantSubject): string => ('experiment' in on ? `experiment ${on.experiment}` : `registered model ${on.model}`);
+
+/**
+ * The subject of `grant`/`grants`: an experiment id as the first argument, or `--model NAME`, and
+ * the `after` arguments that follow the subject (with --model they move up one place).
+ */
+function subjectOf(model: string | undefined, args: Array<string | undefined>, after: number): { on: GrantSubject; rest: Array<string | undefined> } {
+  if (model !== undefined) {
+    if (args.slice(after).some((arg) => arg !== undefined)) throw new UsageError('with --model, give no EXPERIMENT_ID');
+    return { on: { model }, rest: args.slice(0, after) };
+  }
+  const [first, ...rest] = args;
+  if (first === undefined) throw new UsageError('give an EXPERIMENT_ID, or --model NAME');
+  return { on: { experiment: first }, rest };
+}
+
+/** `mlfleet grant EXPERIMENT_ID PERMISSION --user U | --team T` (or `--model NAME` for a registered model), and `--revoke`. */
 export function grantCommand(defaultUrl: string): Command {
   return withUrl(new Command('grant'), defaultUrl)
-    .argument('<experiment-id>', 'the experiment')
+    .argument('[experiment-id]', 'the experiment (not with --model)')
     .argument('[permission]', `${Permission.options.join(', ')} (not with --revoke)`)
-    .description('grant a user or a team a permission on an experiment, or change it; --revoke removes it (MANAGE on the experiment)')
+    .description('grant a user or a team a permission on an experiment or a registered model, or change it; --revoke removes it (MANAGE on it)')
+    .option('--model <name>', 'a registered model (or prompt) instead of an experiment')
     .option('--user <username>', 'grant to this user')
     .option('--team <team>', 'grant to this team')
     .option('--revoke', "remove the grant: the default permission (or the user's teams') applies again", false)
     .action(
-      guarded('grant', async (experimentId: string, permission: string | undefined, opts: { user?: string; team?: string; revoke: boolean; url: string }) => {
+      guarded('grant', async (first: string | undefined, second: string | undefined, opts: { model?: string; user?: string; team?: string; revoke: boolean; url: string }) => {
+        const { on, rest } = subjectOf(opts.model, [first, second], 1);
+        const [permission] = rest;
         const grantee = granteeOf(opts);
         const api = new AccessApi(opts.url);
         if (opts.revoke) {
           if (permission !== undefined) throw new UsageError('--revoke takes no PERMISSION');
-          await api.revokeGrant(experimentId, grantee);
-          console.log(`revoked the grant of ${describeGrantee(grantee)} on experiment ${experimentId}`);
+          await api.revokeGrant(on, grantee);
+          console.log(`revoked the grant of ${describeGrantee(grantee)} on ${describeSubject(on)}`);
           return;
         }
         if (permission === undefined) throw new UsageError(`give a PERMISSION (${Permission.options.join(', ')}), or --revoke`);
@@ -287,19 +311,23 @@ export function grantCommand(defaultUrl: string): Command {
         } catch (err) {
           throw new UsageError(`PERMISSION '${permission}': ${(err as Error).message}`);
         }
-        const grant = await api.setGrant(experimentId, grantee, level);
-        console.log(`granted ${grant.permission} on experiment ${grant.experiment_id} to ${describeGrantee(grantee)}`);
+        const grant = await api.setGrant(on, grantee, level);
+        const granted: GrantSubject = 'experiment_id' in grant ? { experiment: grant.experiment_id } : { model: grant.name };
+        console.log(`granted ${grant.permission} on ${describeSubject(granted)} to ${describeGrantee(grantee)}`);
       }),
     );
 }
 
 export function grantsCommand(defaultUrl: string): Command {
   return withUrl(new Command('grants'), defaultUrl)
-    .argument('<experiment-id>', 'the experiment')
-    .description("list an experiment's grants to users and teams (MANAGE on the experiment)")
+    .argument('[experiment-id]', 'the experiment (not with --model)')
+    .description("list an experiment's or a registered model's grants to users and teams (MANAGE on it)")
+    .option('--model <name>', 'a registered model (or prompt) instead of an experiment')
     .option('--json', 'print as JSON', false)
-    .action(async (experimentId: string, opts: { json: boolean; url: string }) => {
-      const grants = await new AccessApi(opts.url).listGrants(experimentId);
-      print(opts.json, { grants }, () => renderGrants(grants));
-    });
+    .action(
+      guarded('grants', async (experimentId: string | undefined, opts: { model?: string; json: boolean; url: string }) => {
+        const grants = await new AccessApi(opts.url).listGrants(subjectOf(opts.model, [experimentId], 0).on);
+        print(opts.json, { grants }, () => renderGrants(grants));
+      }),
+    );
 }

@@ -1,14 +1,15 @@
 import { z } from 'zod';
 
 /**
- * Access control: users, teams, API tokens and per-experiment permissions (MLflow's classic
- * basic-auth model, plus teams). Permissions are ordered; a caller holding one holds those below it.
+ * Access control: users, teams, API tokens and permissions per experiment and per registered model
+ * (MLflow's classic basic-auth model, plus teams). Permissions are ordered; a caller holding one
+ * holds those below it.
  */
 
 export const Permission = z.enum(['NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE']);
 export type Permission = z.infer<typeof Permission>;
 
-/** The rank stored in experiment_permissions.permission: NO_PERMISSIONS 0 … MANAGE 3. */
+/** The rank stored in experiment_permissions.permission (and registered_model_permissions'): NO_PERMISSIONS 0 … MANAGE 3. */
 export const permissionRank = (permission: Permission): number => Permission.options.indexOf(permission);
 
 export function permissionOfRank(rank: number): Permission {
@@ -94,6 +95,20 @@ export const ExperimentGrantView = z.object({
 });
 export type ExperimentGrantView = z.infer<typeof ExperimentGrantView>;
 
+/** A registered model's name, as MLflow allows it (no '/' or ':'); a prompt's too. */
+export const RegisteredModelName = z.string().regex(/^[^/:]{1,256}$/, {
+  error: (issue) => `invalid registered model name '${String(issue.input)}': use 1 to 256 characters, without '/' or ':'`,
+});
+export type RegisteredModelName = z.infer<typeof RegisteredModelName>;
+
+export const ModelGrantView = z.object({
+  name: z.string(),
+  username: z.string().optional(),
+  team: z.string().optional(),
+  permission: Permission,
+});
+export type ModelGrantView = z.infer<typeof ModelGrantView>;
+
 export const AuditEventView = z.object({
   event_id: z.string(),
   at: z.number().int(),
@@ -169,16 +184,22 @@ const exactlyOneGrantee = (grantee: { username?: string | undefined; team?: stri
   }
 };
 
-/** `PUT /api/v1/experiments/:id/grants`: grants a permission, or changes the one granted. */
+/** `PUT /api/v1/experiments/:id/grants` (and a registered model's): grants a permission, or changes the one granted. */
 export const SetGrantBody = z.strictObject({ ...granteeFields, permission: Permission }).superRefine(exactlyOneGrantee);
 export type SetGrantBody = z.infer<typeof SetGrantBody>;
 
-/** `DELETE /api/v1/experiments/:id/grants`: whose grant to remove. */
+/** `DELETE /api/v1/experiments/:id/grants` (and a registered model's): whose grant to remove. */
 export const RevokeGrantBody = z.strictObject(granteeFields).superRefine(exactlyOneGrantee);
 export type RevokeGrantBody = z.infer<typeof RevokeGrantBody>;
 
 export const GrantList = z.object({ grants: z.array(ExperimentGrantView) });
 export type GrantList = z.infer<typeof GrantList>;
+
+export const ModelNameParams = z.strictObject({ name: RegisteredModelName });
+export type ModelNameParams = z.infer<typeof ModelNameParams>;
+
+export const ModelGrantList = z.object({ grants: z.array(ModelGrantView) });
+export type ModelGrantList = z.infer<typeof ModelGrantList>;
 
 export const MAX_AUDIT_PAGE = 1000;
 

@@ -51,7 +51,19 @@ const METRIC_COLUMNS_SQL = `SELECT json_build_object('r', array_agg(run_uuid ORD
 const PARAM_COLUMNS_SQL = entryColumnsSql('params');
 const TAG_COLUMNS_SQL = entryColumnsSql('tags');
 
-/** Params, tags, latest metrics and dataset inputs of many runs in a fixed number of queries. */
+// The logged models a run produced and read, as columns of its row (a key lookup each, no extra round
+// trip): runs/get shows both, as MLflow does; a search page shows only the outputs.
+const MODEL_OUTPUTS_COLUMN = `(SELECT json_agg(json_build_object('model_id', o.model_id, 'step', o.step) ORDER BY o.model_id)
+   FROM run_model_outputs o WHERE o.run_id = r.run_uuid) AS model_outputs`;
+const MODEL_INPUTS_COLUMN = `(SELECT json_agg(json_build_object('model_id', i.model_id) ORDER BY i.model_id)
+   FROM run_model_inputs i WHERE i.run_id = r.run_uuid) AS model_inputs`;
+const ModelLinksRow = z.object({
+  run_uuid: z.string(),
+  model_outputs: z.array(z.object({ model_id: z.string(), step: z.number() })).nullish(),
+  model_inputs: z.array(z.object({ model_id: z.string() })).nullish(),
+});
+
+/** Params, tags, latest metrics, dataset inputs and model links of many runs in a fixed number of queries. */
 async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]> {
   const rows = rawRows.map((row) => RunRow.parse(row));
   if (rows.length === 0) return [];
@@ -101,6 +113,12 @@ async function loadRuns(db: Queryable, rawRows: unknown[]): Promise<MlflowRun[]>
       runOf(m.r[i] as string).data.metrics.push({ key: m.k[i] as string, value, timestamp: m.t[i] as number, step: m.s[i] as number });
     }
   }
+  for (const raw of rawRows) {
+    const links = ModelLinksRow.parse(raw);
+    const run = runOf(links.run_uuid);
+    if (links.model_outputs) run.outputs = { model_outputs: links.model_outputs };
+    if (links.model_inputs) run.inputs.model_inputs = links.model_inputs;
+  }
   for (const row of inputs.rows) {
     const input = DatasetInputRow.parse(row);
     runOf(input.run_uuid).inputs.dataset_inputs.push({
@@ -127,13 +145,13 @@ export async function getRunInfo(db: Queryable, runId: string): Promise<MlflowRu
 /** Runs by id, in the given order (ids of runs that do not exist drop out), fully loaded in 5 queries. */
 export async function getRunsByIds(db: Queryable, runIds: readonly string[]): Promise<MlflowRun[]> {
   if (runIds.length === 0) return [];
-  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = ANY($1::text[])`, [[...runIds]]);
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS}, ${MODEL_OUTPUTS_COLUMN} FROM runs r WHERE r.run_uuid = ANY($1::text[])`, [[...runIds]]);
   const byId = new Map((await loadRuns(db, rows)).map((run) => [run.info.run_id, run]));
   return runIds.map((id) => byId.get(id)).filter((run): run is MlflowRun => run !== undefined);
 }
 
 export async function getRun(db: Queryable, runId: string): Promise<MlflowRun | undefined> {
-  const { rows } = await db.query(`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.run_uuid = $1`, [runId]);
+  const { rows } = await db.query(`SELECT ${RUN_COLUMNS}, ${MODEL_OUTPUTS_COLUMN}, ${MODEL_INPUTS_COLUMN} FROM runs r WHERE r.run_uuid = $1`, [runId]);
   const [run] = await loadRuns(db, rows);
   return run;
 }

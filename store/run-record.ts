@@ -45,11 +45,21 @@ export interface MlflowDatasetInput {
   dataset: { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string };
 }
 
-/** A run in MLflow's JSON shape; `data.metrics` holds the latest point per key. */
+/** A logged model a run produced (runs/outputs), at a step. */
+export interface MlflowModelOutput {
+  model_id: string;
+  step: number;
+}
+
+/**
+ * A run in MLflow's JSON shape; `data.metrics` holds the latest point per key. The logged models a
+ * run read (`model_inputs`) and produced (`outputs`) appear only when there are some.
+ */
 export interface MlflowRun {
   info: MlflowRunInfo;
   data: { metrics: MlflowMetric[]; params: KeyValue[]; tags: KeyValue[] };
-  inputs: { dataset_inputs: MlflowDatasetInput[] };
+  inputs: { dataset_inputs: MlflowDatasetInput[]; model_inputs?: Array<{ model_id: string }> };
+  outputs?: { model_outputs: MlflowModelOutput[] };
 }
 
 export class RunNotFoundError extends Error {

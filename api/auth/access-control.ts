@@ -2,12 +2,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { type AuthConfig, isUnrestricted, type Permission, permits, type Principal, principalName } from '../../domain/auth';
 import { recordAuditEvent } from '../../store/audit';
-import { type ExperimentViewer, permissionOn, setGrant } from '../../store/permissions';
+import { type ExperimentViewer, permissionOnResource, setGrantOn } from '../../store/permissions';
 import type { Queryable } from '../../store/pool';
 import { MlflowError } from '../mlflow/errors';
-import type { AccessRule } from './access-rule';
+import type { AccessRule, ReadSource } from './access-rule';
 import { auditChange } from './audit-trail';
 import { AuthenticationFailure, type Authenticator, unauthenticated } from './authenticate';
+import { EXPERIMENTS, type GrantedResource, REGISTERED_MODELS } from './granted-resources';
 import { OUTSIDE_EXPERIMENTS } from './locators';
 
 declare module 'fastify' {
@@ -83,7 +84,7 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
       request.principal = { kind: 'auth-off' };
       return;
     }
-    const rule = rules.get(`${request.method} ${request.routeOptions.url ?? ''}`);
+    const routeRule = rules.get(`${request.method} ${request.routeOptions.url ?? ''}`);
     try {
       request.principal = await deps.authenticate(request);
     } catch (err) {
@@ -98,6 +99,7 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
     request.viewer =
       principal.kind === 'user' && !principal.isAdmin ? { userId: principal.userId, defaultPermission: deps.config.defaultPermission } : undefined;
     // Unmatched requests (404s) have no rule and need none; the not-found handler answers.
+    const rule = routeRule?.kind === 'by-request' ? routeRule.select(request) : routeRule;
     if (!rule || rule.kind === 'public') return;
     try {
       await authorize(request, rule);
@@ -118,6 +120,8 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
       case 'signed-in':
       case 'experiment-by-body':
         return;
+      case 'by-request':
+        throw new Error('a by-request rule must select another kind of rule');
       case 'admin':
         throw permissionDenied('Permission denied: only an admin may do this.');
       case 'self-or-admin':
@@ -127,15 +131,49 @@ export function registerAccessControl(app: FastifyInstance, deps: AccessControlD
         const experimentId = await rule.locate.experimentOf(request);
         if (experimentId === undefined) return;
         await requireOn(deps.pool, request, experimentId, rule.need, () => rule.locate.notFound(request));
+        return;
+      }
+      case 'registered-model': {
+        const name = await rule.locate.modelOf(request);
+        if (name !== undefined) await requireGranted(deps.pool, request, REGISTERED_MODELS, name, rule.need, () => rule.locate.notFound(request));
+        for (const source of (await rule.sources?.(request)) ?? []) await requireSource(deps.pool, request, source);
       }
     }
   }
 }
 
 /**
- * Checks `need` on an experiment: without READ the caller gets `hidden()` (the resource's own
+ * Checks `need` on a resource: without READ the caller gets `hidden()` (the resource's own
  * not-found error); with READ but less than `need`, PERMISSION_DENIED.
  */
+async function requireGranted(
+  db: Queryable,
+  request: FastifyRequest,
+  resource: GrantedResource,
+  id: string,
+  need: Permission,
+  hidden: () => MlflowError,
+): Promise<void> {
+  const viewer = request.viewer;
+  if (!viewer) return;
+  const held = await permissionOnResource(db, resource.kind, viewer, id);
+  if (held === undefined) return; // no such resource: the handler answers as it would
+  if (!permits(held, 'READ')) throw hidden();
+  if (!permits(held, need)) throw permissionDenied(`Permission denied: ${need} on ${resource.describe(id)} is required (you have ${held}).`);
+}
+
+/**
+ * READ on a source the request names (a model version's run, logged model or registered model).
+ * As in MLflow, a source that does not exist is refused like one the caller may not read, so the
+ * answer tells neither apart.
+ */
+async function requireSource(db: Queryable, request: FastifyRequest, source: ReadSource): Promise<void> {
+  const refused = () => permissionDenied(`Permission denied: READ on the source ${source.what} is required.`);
+  if (source.id === undefined) throw refused();
+  await requireGranted(db, request, source.resource, source.id, 'READ', refused);
+}
+
+/** `need` on an experiment, as requireGranted checks it; a path outside every experiment is hidden. */
 export async function requireOn(
   db: Queryable,
   request: FastifyRequest,
@@ -143,19 +181,19 @@ export async function requireOn(
   need: Permission,
   hidden: () => MlflowError,
 ): Promise<void> {
-  const viewer = request.viewer;
-  if (!viewer) return;
-  if (experimentId === OUTSIDE_EXPERIMENTS) throw hidden();
-  const held = await permissionOn(db, viewer, experimentId);
-  if (held === undefined) return; // no such experiment: the handler answers as it would
-  if (!permits(held, 'READ')) throw hidden();
-  if (!permits(held, need)) throw permissionDenied(`Permission denied: ${need} on experiment ${experimentId} is required (you have ${held}).`);
+  if (request.viewer && experimentId === OUTSIDE_EXPERIMENTS) throw hidden();
+  await requireGranted(db, request, EXPERIMENTS, experimentId, need, hidden);
 }
 
-/** The creator of an experiment manages it (MLflow's rule); nothing to record with auth off. */
-export async function grantCreator(db: Queryable, request: FastifyRequest, experimentId: string): Promise<void> {
+/** The creator of an experiment or a registered model manages it (MLflow's rule); nothing to record with auth off. */
+async function grantCreatorOf(db: Queryable, request: FastifyRequest, resource: GrantedResource, id: string): Promise<void> {
   const principal = request.principal;
   if (principal.kind !== 'user') return;
-  await setGrant(db, experimentId, { userId: principal.userId }, 'MANAGE');
-  await auditChange(db, request, 'permission.grant', `experiment:${experimentId}`, { username: principal.username, permission: 'MANAGE', reason: 'creator' });
+  await setGrantOn(db, resource.kind, id, { userId: principal.userId }, 'MANAGE');
+  await auditChange(db, request, 'permission.grant', resource.auditTarget(id), { username: principal.username, permission: 'MANAGE', reason: 'creator' });
 }
+
+export const grantCreator = (db: Queryable, request: FastifyRequest, experimentId: string): Promise<void> => grantCreatorOf(db, request, EXPERIMENTS, experimentId);
+
+/** For registered-models/create, in the transaction that creates the model (a prompt is one too). */
+export const grantModelCreator = (db: Queryable, request: FastifyRequest, name: string): Promise<void> => grantCreatorOf(db, request, REGISTERED_MODELS, name);

@@ -13,14 +13,15 @@ export type AuditAction =
   | 'permission.update'
   | 'permission.revoke'
   | 'team.create'
+  | 'team.update'
   | 'team.delete'
   | 'team.add-member'
   | 'team.remove-member'
   | 'token.create'
   | 'token.revoke';
 
-/** What an event is about: `user:alice`, `experiment:12`, `team:ml`, `token:7`. */
-export type AuditTarget = `${'user' | 'experiment' | 'team' | 'token'}:${string}`;
+/** What an event is about: `user:alice`, `experiment:12`, `registered_model:churn`, `team:ml`, `token:7`. */
+export type AuditTarget = `${'user' | 'experiment' | 'registered_model' | 'team' | 'token'}:${string}`;
 
 /**
  * Records a change made by the request's caller. Pass the transaction that made the change, so

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { z } from 'zod';
-import { type AuthConfig, Password, Permission, permits, Username, isExperimentId } from '../../domain/auth';
-import { deleteGrant, type ExperimentGrant, getGrant, listAllUserGrants, listUserGrants, permissionOn, setGrant } from '../../store/permissions';
+import { type AuthConfig, Password, Permission, permits, Username } from '../../domain/auth';
+import { MODEL_GRANTS } from '../../store/model-permissions';
+import { deleteGrantOn, EXPERIMENT_GRANTS, getGrantOn, type Grant, listUserGrantsOn, permissionOnResource, setGrantOn } from '../../store/permissions';
 import { type Queryable, withTransaction } from '../../store/pool';
 import {
   createUser,
@@ -15,21 +16,24 @@ import {
   type User,
   UserExistsError,
 } from '../../store/users';
-import { experimentNotFound, MlflowError } from '../mlflow/errors';
+import { MlflowError } from '../mlflow/errors';
 import { OptString, parse, ReqString } from '../mlflow/wire';
-import { ADMIN, type AccessRule, type ExperimentLocator, SIGNED_IN } from './access-rule';
+import { ADMIN, type AccessRule, type ExperimentLocator, type ModelLocator, SIGNED_IN } from './access-rule';
 import { auditChange } from './audit-trail';
+import { canonicalExperimentId, EXPERIMENTS, type GrantedResource, grantedResourceOf, REGISTERED_MODELS, requireResource, RESOURCE_TYPES } from './granted-resources';
 import { useMlflowJsonBodies } from '../mlflow/json-body';
 import { hashPassword, verifyPassword } from './passwords';
+import { paramsOf } from './request-params';
 
 // MLflow's basic-auth REST API (mlflow/server/auth: routes.py for the paths, __init__.py for the
 // handlers, sqlalchemy_store.py for the messages), so `mlflow.server.get_app_client("basic-auth")`
-// and the MLflow UI manage mlfleet's users and experiment permissions. Differences, on purpose:
+// and the MLflow UI manage mlfleet's users and permissions. Differences, on purpose:
 // - users/create is for admins: mlfleet has no open sign-up (an account is granted the default
 //   permission on every experiment, which an anonymous caller must not be able to give itself);
-// - registered models do not exist here, so `registered_model_permissions` is always empty and
-//   only resource_type 'experiment' is accepted;
-// - team grants (mlfleet's own, /api/v1) count in users/permissions/get but are not listed here.
+// - a prompt is a registered model here, and one grant on its name covers it whether it is
+//   addressed as resource_type 'prompt' or 'registered_model';
+// - team grants (mlfleet's own, /api/v1, or the roles API) count in users/permissions/get but are
+//   not listed in a user's permissions.
 
 export interface MlflowAuthRouteDeps {
   pool: pg.Pool;
@@ -42,19 +46,6 @@ const PREFIXES_3 = ['/api/3.0/mlflow', '/ajax-api/3.0/mlflow'] as const;
 
 // ---- requests ----------------------------------------------------------------------------------
 
-const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
-
-/**
- * MLflow's `_get_request_param`: GET reads the query string, POST and PATCH the JSON body, DELETE
- * its JSON body (the MLflow client sends one) or else the query string.
- */
-function paramsOf(request: FastifyRequest): Record<string, unknown> {
-  const query = isObject(request.query) ? request.query : {};
-  if (request.method === 'GET') return query;
-  if (request.method === 'DELETE') return isObject(request.body) ? request.body : query;
-  return isObject(request.body) ? request.body : {};
-}
-
 /** Experiment ids arrive as strings (the client) or numbers (hand-written JSON). */
 const IdField = z.union([ReqString, z.number().int().nonnegative().transform(String)]);
 /** A JSON boolean, or its spelling in a query string or a form. */
@@ -64,13 +55,8 @@ const UsernameParams = z.object({ username: ReqString });
 const CreateUserParams = z.object({ username: ReqString, password: ReqString });
 const UpdatePasswordParams = z.object({ username: ReqString, password: ReqString, current_password: OptString });
 const UpdateAdminParams = z.object({ username: ReqString, is_admin: BoolField });
-const ExperimentUserParams = z.object({ experiment_id: IdField, username: ReqString });
-const ExperimentPermissionParams = ExperimentUserParams.extend({ permission: ReqString });
 const ResourceParams = z.object({ username: ReqString, resource_type: ReqString, resource_id: IdField });
 const ResourcePermissionParams = ResourceParams.extend({ permission: ReqString });
-
-/** The experiment id in canonical form (`007` is experiment 7); undefined when it can name none. */
-const canonicalExperimentId = (raw: string): string | undefined => (isExperimentId(raw) ? BigInt(raw).toString() : undefined);
 
 /** The raw id in `field`, as the handler's schema reads it, so the rule and the handler agree. */
 function rawIdOf(request: FastifyRequest, field: string): string | undefined {
@@ -79,27 +65,53 @@ function rawIdOf(request: FastifyRequest, field: string): string | undefined {
 }
 
 /**
- * The experiment a permission request is about, for its MANAGE rule. A request naming none (or,
- * for the 3.0 routes, another resource type) passes the rule and fails in the handler, which
- * rejects exactly those requests before touching anything.
+ * The experiment a permission request is about, for its MANAGE rule. A request naming none passes
+ * the rule and fails in the handler, which rejects exactly those requests before touching anything.
  */
-function experimentIn(field: string, applies: (params: Record<string, unknown>) => boolean = () => true): ExperimentLocator {
+function experimentIn(field: string): ExperimentLocator {
   return {
     experimentOf: (request) => {
-      const raw = applies(paramsOf(request)) ? rawIdOf(request, field) : undefined;
+      const raw = rawIdOf(request, field);
       return Promise.resolve(raw === undefined ? undefined : canonicalExperimentId(raw));
     },
-    notFound: (request) => experimentNotFound(rawIdOf(request, field) ?? ''),
+    notFound: (request) => EXPERIMENTS.notFound(rawIdOf(request, field) ?? ''),
   };
 }
 
-const manageExperiment = (field: string, applies?: (params: Record<string, unknown>) => boolean): AccessRule => ({
-  kind: 'experiment',
-  need: 'MANAGE',
-  locate: experimentIn(field, applies),
-});
+/** The registered model a permission request names in `field`, for its MANAGE rule. */
+function modelIn(db: Queryable, field: string): ModelLocator {
+  return {
+    modelOf: (request) => REGISTERED_MODELS.find(db, rawIdOf(request, field) ?? ''),
+    notFound: (request) => REGISTERED_MODELS.notFound(rawIdOf(request, field) ?? ''),
+  };
+}
 
-const selfOrAdmin: AccessRule = {
+/** MANAGE on the resource in `field`, of the kind given. */
+function manageRule(db: Queryable, resource: GrantedResource, field: string): AccessRule {
+  return resource === EXPERIMENTS
+    ? { kind: 'experiment', need: 'MANAGE', locate: experimentIn(field) }
+    : { kind: 'registered-model', need: 'MANAGE', locate: modelIn(db, field) };
+}
+
+/**
+ * MANAGE on the resource MLflow 3's grant routes name by resource_type and resource_id; an unknown
+ * type passes to the handler, which refuses it. With `self`, a user asking about themselves needs
+ * nothing more (MLflow lets users read their own permissions).
+ */
+function manageNamedResource(db: Queryable, opts: { self?: boolean } = {}): AccessRule {
+  return {
+    kind: 'by-request',
+    select: (request) => {
+      const params = paramsOf(request);
+      const principal = request.principal;
+      if (opts.self && principal.kind === 'user' && params.username === principal.username) return SIGNED_IN;
+      const resource = grantedResourceOf(params.resource_type);
+      return resource ? manageRule(db, resource, 'resource_id') : SIGNED_IN;
+    },
+  };
+}
+
+export const selfOrAdmin: AccessRule = {
   kind: 'self-or-admin',
   username: (request) => {
     const username = paramsOf(request).username;
@@ -114,7 +126,7 @@ function validated<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new MlflowError('INVALID_PARAMETER_VALUE', parsed.error.issues[0]?.message ?? 'invalid value');
 }
 
-function permissionOf(value: string): Permission {
+export function permissionOf(value: string): Permission {
   const parsed = Permission.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new MlflowError(
@@ -123,21 +135,17 @@ function permissionOf(value: string): Permission {
   );
 }
 
-/** The canonical id of the experiment `rawId` names, or undefined when there is none. */
-async function existingExperiment(db: Queryable, rawId: string): Promise<string | undefined> {
-  const id = canonicalExperimentId(rawId);
-  if (id === undefined) return undefined;
-  const { rows } = await db.query('SELECT 1 FROM experiments WHERE experiment_id = $1', [id]);
-  return rows.length > 0 ? id : undefined;
+/** The resource kind of an MLflow 3 resource_type, or MLflow's error naming the valid ones. */
+export function resourceOfType(resourceType: string): GrantedResource {
+  const resource = grantedResourceOf(resourceType);
+  if (resource) return resource;
+  throw new MlflowError(
+    'INVALID_PARAMETER_VALUE',
+    `Invalid resource type '${resourceType}'. Valid resource types are: (${RESOURCE_TYPES.map((type) => `'${type}'`).join(', ')})`,
+  );
 }
 
-async function requireExperiment(db: Queryable, rawId: string): Promise<string> {
-  const id = await existingExperiment(db, rawId);
-  if (id === undefined) throw experimentNotFound(rawId);
-  return id;
-}
-
-async function requireUser(db: Queryable, username: string): Promise<User> {
+export async function requireUser(db: Queryable, username: string): Promise<User> {
   const user = await getUserByName(db, username);
   if (!user) throw userNotFound(username);
   return user;
@@ -147,33 +155,29 @@ async function requireUser(db: Queryable, username: string): Promise<User> {
 
 const userNotFound = (username: string): MlflowError => new MlflowError('RESOURCE_DOES_NOT_EXIST', `User with username=${username} not found`);
 
-const grantNotFound = (experimentId: string, username: string): MlflowError =>
-  new MlflowError('RESOURCE_DOES_NOT_EXIST', `Experiment permission with experiment_id=${experimentId} and username=${username} not found`);
-
 const lastAdmin = (username: string, doing: string): MlflowError =>
   new MlflowError('INVALID_PARAMETER_VALUE', `Cannot ${doing} '${username}': it is the last admin. Make another user an admin first.`);
 
 // ---- answers -------------------------------------------------------------------------------------
 
-interface ExperimentPermissionJson {
-  experiment_id: string;
-  user_id: number;
-  permission: Permission;
-}
-
-const encodeGrant = (grant: ExperimentGrant, userId: string): ExperimentPermissionJson => ({
-  experiment_id: grant.experimentId,
-  user_id: Number(userId),
-  permission: grant.permission,
-});
-
 /** MLflow's user JSON (entities.py `User` with its permission lists); never the password hash. */
-const encodeUser = (user: User, grants: readonly ExperimentGrant[]) => ({
+const encodeUser = (user: User, grants: { experiments: readonly Grant[]; models: readonly Grant[] }) => ({
   id: Number(user.userId),
   username: user.username,
   is_admin: user.isAdmin,
-  experiment_permissions: grants.map((grant) => encodeGrant(grant, user.userId)),
-  registered_model_permissions: [] as never[],
+  experiment_permissions: grants.experiments.map((grant) => EXPERIMENT_PERMISSIONS.encode(grant.resource, user.userId, grant.permission)),
+  registered_model_permissions: grants.models.map((grant) => MODEL_PERMISSIONS.encode(grant.resource, user.userId, grant.permission)),
+});
+
+/** A user's own grants (or, without a user, everyone's), as the user JSON lists them. */
+async function userGrants(db: Queryable, userId?: string): Promise<{ experiments: Grant[]; models: Grant[] }> {
+  const [experiments, models] = await Promise.all([listUserGrantsOn(db, EXPERIMENT_GRANTS, userId), listUserGrantsOn(db, MODEL_GRANTS, userId)]);
+  return { experiments, models };
+}
+
+const ownGrants = (all: { experiments: Grant[]; models: Grant[] }, userId: string) => ({
+  experiments: all.experiments.filter((grant) => grant.userId === userId),
+  models: all.models.filter((grant) => grant.userId === userId),
 });
 
 // ---- routes --------------------------------------------------------------------------------------
@@ -185,7 +189,7 @@ function route(scope: FastifyInstance, method: Method, url: string, access: Acce
   scope.route({ method, url, config: { access }, handler: (request) => handler(request) });
 }
 
-/** The users and experiment-permission endpoints of MLflow's basic-auth app (REST 2.0). */
+/** The users endpoints of MLflow's basic-auth app (REST 2.0). */
 function userRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps): void {
   const { pool } = deps;
 
@@ -201,13 +205,13 @@ function userRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps): void {
       await auditChange(tx, request, 'user.create', `user:${username}`, { username, is_admin: false });
       return created;
     });
-    return { user: encodeUser(user, []) };
+    return { user: encodeUser(user, { experiments: [], models: [] }) };
   });
 
   route(scope, 'GET', '/users/get', selfOrAdmin, async (request) => {
     const { username } = parse(UsernameParams, paramsOf(request));
     const user = await requireUser(pool, username);
-    return { user: encodeUser(user, await listUserGrants(pool, user.userId)) };
+    return { user: encodeUser(user, await userGrants(pool, user.userId)) };
   });
 
   route(scope, 'GET', '/users/current', SIGNED_IN, async (request) => {
@@ -217,14 +221,13 @@ function userRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps): void {
     }
     const user = await requireUser(pool, principal.username);
     // is_basic_auth: the MLflow UI offers sign-out and password change only when it is true.
-    return { user: encodeUser(user, await listUserGrants(pool, user.userId)), is_basic_auth: true };
+    return { user: encodeUser(user, await userGrants(pool, user.userId)), is_basic_auth: true };
   });
 
   route(scope, 'GET', '/users/list', ADMIN, async () => {
-    const [users, grants] = await Promise.all([listUsers(pool), listAllUserGrants(pool)]);
-    return { users: users.map((user) => encodeUser(user, grants.filter((grant) => grant.userId === user.userId))) };
+    const [users, grants] = await Promise.all([listUsers(pool), userGrants(pool)]);
+    return { users: users.map((user) => encodeUser(user, ownGrants(grants, user.userId))) };
   });
-
   route(scope, 'PATCH', '/users/update-password', selfOrAdmin, async (request) => {
     const { username, password, current_password } = parse(UpdatePasswordParams, paramsOf(request));
     const user = await requireUser(pool, username);
@@ -278,90 +281,132 @@ function userRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps): void {
     });
     return {};
   });
+}
 
-  // experiments/permissions/*: MLflow 2's per-user experiment grants (MLflow 3 still stores them).
+/**
+ * MLflow 2's per-user grants on one kind of resource (`experiments/permissions/*`,
+ * `registered-models/permissions/*`), in its shapes and words; MLflow 3 keeps them as the user's
+ * own grants, which these are.
+ */
+interface LegacyGrants {
+  path: string;
+  resource: GrantedResource;
+  /** The request field naming the resource, and its schema. */
+  field: string;
+  schema: z.ZodType<string>;
+  /** The answer's key and its JSON. */
+  key: string;
+  encode(id: string, userId: string, permission: Permission): Record<string, unknown>;
+  /** MLflow's words for the resource in its messages: `experiment_id=3`. */
+  named(id: string): string;
+  entity: string;
+}
 
-  route(scope, 'POST', '/experiments/permissions/create', manageExperiment('experiment_id'), async (request) => {
-    const params = parse(ExperimentPermissionParams, paramsOf(request));
-    const permission = permissionOf(params.permission);
+const EXPERIMENT_PERMISSIONS: LegacyGrants = {
+  path: '/experiments/permissions',
+  resource: EXPERIMENTS,
+  field: 'experiment_id',
+  schema: IdField,
+  key: 'experiment_permission',
+  encode: (id, userId, permission) => ({ experiment_id: id, user_id: Number(userId), permission }),
+  named: (id) => `experiment_id=${id}`,
+  entity: 'Experiment',
+};
+
+const MODEL_PERMISSIONS: LegacyGrants = {
+  path: '/registered-models/permissions',
+  resource: REGISTERED_MODELS,
+  field: 'name',
+  schema: ReqString,
+  key: 'registered_model_permission',
+  encode: (name, userId, permission) => ({ name, user_id: Number(userId), permission }),
+  named: (name) => `name=${name}`,
+  entity: 'Registered model',
+};
+
+function legacyGrantRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps, grants: LegacyGrants): void {
+  const { pool } = deps;
+  const { resource } = grants;
+  const rule = manageRule(pool, resource, grants.field);
+  const Params = z.object({ [grants.field]: grants.schema, username: ReqString });
+  const PermissionParams = Params.extend({ permission: ReqString });
+  const notFound = (id: string, username: string) =>
+    new MlflowError('RESOURCE_DOES_NOT_EXIST', `${grants.entity} permission with ${grants.named(id)} and username=${username} not found`);
+  /** The resource and the user the request names, both existing, and the user's own grant on it. */
+  const resolve = async (db: Queryable, params: Record<string, unknown>) => {
+    const id = await requireResource(db, resource, String(params[grants.field]));
+    const user = await requireUser(db, String(params.username));
+    return { id, user, grant: await getGrantOn(db, resource.kind, id, { userId: user.userId }) };
+  };
+
+  route(scope, 'POST', `${grants.path}/create`, rule, async (request) => {
+    const params = parse(PermissionParams, paramsOf(request));
+    const permission = permissionOf(String(params.permission));
     return withTransaction(pool, async (tx) => {
-      const experimentId = await requireExperiment(tx, params.experiment_id);
-      const user = await requireUser(tx, params.username);
-      const previous = await setGrant(tx, experimentId, { userId: user.userId }, permission);
+      const { id, user } = await resolve(tx, params);
+      const previous = await setGrantOn(tx, resource.kind, id, { userId: user.userId }, permission);
       if (previous !== undefined) {
         // Rolled back with the transaction: create never changes an existing grant.
-        throw new MlflowError('RESOURCE_ALREADY_EXISTS', `Experiment permission (experiment_id=${experimentId}, username=${user.username}) already exists.`);
+        throw new MlflowError('RESOURCE_ALREADY_EXISTS', `${grants.entity} permission (${grants.named(id)}, username=${user.username}) already exists.`);
       }
-      await auditChange(tx, request, 'permission.grant', `experiment:${experimentId}`, { username: user.username, permission });
-      return { experiment_permission: { experiment_id: experimentId, user_id: Number(user.userId), permission } };
+      await auditChange(tx, request, 'permission.grant', resource.auditTarget(id), { username: user.username, permission });
+      return { [grants.key]: grants.encode(id, user.userId, permission) };
     });
   });
 
-  route(scope, 'GET', '/experiments/permissions/get', manageExperiment('experiment_id'), async (request) => {
-    const params = parse(ExperimentUserParams, paramsOf(request));
-    const experimentId = await requireExperiment(pool, params.experiment_id);
-    const user = await requireUser(pool, params.username);
-    const grant = await getGrant(pool, experimentId, { userId: user.userId });
-    if (!grant) throw grantNotFound(experimentId, user.username);
-    return { experiment_permission: encodeGrant(grant, user.userId) };
+  route(scope, 'GET', `${grants.path}/get`, rule, async (request) => {
+    const { id, user, grant } = await resolve(pool, parse(Params, paramsOf(request)));
+    if (!grant) throw notFound(id, user.username);
+    return { [grants.key]: grants.encode(id, user.userId, grant.permission) };
   });
 
-  route(scope, 'PATCH', '/experiments/permissions/update', manageExperiment('experiment_id'), async (request) => {
-    const params = parse(ExperimentPermissionParams, paramsOf(request));
-    const permission = permissionOf(params.permission);
+  route(scope, 'PATCH', `${grants.path}/update`, rule, async (request) => {
+    const params = parse(PermissionParams, paramsOf(request));
+    const permission = permissionOf(String(params.permission));
     await withTransaction(pool, async (tx) => {
-      const experimentId = await requireExperiment(tx, params.experiment_id);
-      const user = await requireUser(tx, params.username);
-      const grant = await getGrant(tx, experimentId, { userId: user.userId });
-      if (!grant) throw grantNotFound(experimentId, user.username);
+      const { id, user, grant } = await resolve(tx, params);
+      if (!grant) throw notFound(id, user.username);
       if (grant.permission === permission) return;
-      await setGrant(tx, experimentId, { userId: user.userId }, permission);
-      await auditChange(tx, request, 'permission.update', `experiment:${experimentId}`, { username: user.username, permission, previous: grant.permission });
+      await setGrantOn(tx, resource.kind, id, { userId: user.userId }, permission);
+      await auditChange(tx, request, 'permission.update', resource.auditTarget(id), { username: user.username, permission, previous: grant.permission });
     });
     return {};
   });
 
-  route(scope, 'DELETE', '/experiments/permissions/delete', manageExperiment('experiment_id'), async (request) => {
-    const params = parse(ExperimentUserParams, paramsOf(request));
+  route(scope, 'DELETE', `${grants.path}/delete`, rule, async (request) => {
+    const params = parse(Params, paramsOf(request));
     await withTransaction(pool, async (tx) => {
-      const experimentId = await requireExperiment(tx, params.experiment_id);
-      const user = await requireUser(tx, params.username);
-      const grant = await getGrant(tx, experimentId, { userId: user.userId });
-      if (!grant || !(await deleteGrant(tx, experimentId, { userId: user.userId }))) throw grantNotFound(experimentId, user.username);
-      await auditChange(tx, request, 'permission.revoke', `experiment:${experimentId}`, { username: user.username, previous: grant.permission });
+      const { id, user, grant } = await resolve(tx, params);
+      if (!grant || !(await deleteGrantOn(tx, resource.kind, id, { userId: user.userId }))) throw notFound(id, user.username);
+      await auditChange(tx, request, 'permission.revoke', resource.auditTarget(id), { username: user.username, previous: grant.permission });
     });
     return {};
   });
 }
 
-/** MLflow 3's resource-generic grant API (users/permissions/*), for experiments. */
+/** MLflow 3's resource-generic grant API (users/permissions/*), for experiments, registered models and prompts. */
 function userPermissionRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps): void {
   const { pool } = deps;
-  const onExperiment = (params: Record<string, unknown>) => params.resource_type === 'experiment';
-  const rule = manageExperiment('resource_id', onExperiment);
+  const rule = manageNamedResource(pool);
 
-  const checkResourceType = (resourceType: string): void => {
-    if (resourceType !== 'experiment') {
-      throw new MlflowError('INVALID_PARAMETER_VALUE', `Invalid resource type '${resourceType}'. Valid resource types are: ('experiment')`);
-    }
-  };
-  const resolve = async (db: Queryable, params: z.infer<typeof ResourceParams>): Promise<{ user: User; experimentId: string }> => {
-    checkResourceType(params.resource_type);
+  /** The resource kind, the user and the existing resource the request names. */
+  const resolve = async (db: Queryable, params: z.infer<typeof ResourceParams>) => {
+    const resource = resourceOfType(params.resource_type);
     const user = await requireUser(db, params.username);
-    return { user, experimentId: await requireExperiment(db, params.resource_id) };
+    return { resource, user, id: await requireResource(db, resource, params.resource_id) };
   };
   const grantMessage = (params: z.infer<typeof ResourceParams>, outcome: string): string =>
     `Permission for user=${params.username} on resource_type=${params.resource_type}, resource_id=${params.resource_id} ${outcome}.`;
 
   route(scope, 'POST', '/users/permissions/grant', rule, async (request) => {
     const params = parse(ResourcePermissionParams, paramsOf(request));
-    checkResourceType(params.resource_type);
+    resourceOfType(params.resource_type);
     const permission = permissionOf(params.permission);
     await withTransaction(pool, async (tx) => {
-      const { user, experimentId } = await resolve(tx, params);
-      const previous = await setGrant(tx, experimentId, { userId: user.userId }, permission);
+      const { resource, user, id } = await resolve(tx, params);
+      const previous = await setGrantOn(tx, resource.kind, id, { userId: user.userId }, permission);
       if (previous !== undefined) throw new MlflowError('RESOURCE_ALREADY_EXISTS', grantMessage(params, 'already exists')); // rolled back
-      await auditChange(tx, request, 'permission.grant', `experiment:${experimentId}`, { username: user.username, permission });
+      await auditChange(tx, request, 'permission.grant', resource.auditTarget(id), { username: user.username, permission });
     });
     return {};
   });
@@ -369,41 +414,45 @@ function userPermissionRoutes(scope: FastifyInstance, deps: MlflowAuthRouteDeps)
   route(scope, 'POST', '/users/permissions/revoke', rule, async (request) => {
     const params = parse(ResourceParams, paramsOf(request));
     await withTransaction(pool, async (tx) => {
-      const { user, experimentId } = await resolve(tx, params);
-      const grant = await getGrant(tx, experimentId, { userId: user.userId });
-      if (!grant || !(await deleteGrant(tx, experimentId, { userId: user.userId }))) {
+      const { resource, user, id } = await resolve(tx, params);
+      const grant = await getGrantOn(tx, resource.kind, id, { userId: user.userId });
+      if (!grant || !(await deleteGrantOn(tx, resource.kind, id, { userId: user.userId }))) {
         throw new MlflowError('RESOURCE_DOES_NOT_EXIST', grantMessage(params, 'not found'));
       }
-      await auditChange(tx, request, 'permission.revoke', `experiment:${experimentId}`, { username: user.username, previous: grant.permission });
+      await auditChange(tx, request, 'permission.revoke', resource.auditTarget(id), { username: user.username, previous: grant.permission });
     });
     return {};
   });
 
   // The permission a request by that user would be checked against: their own grant, else their
-  // teams' best, else the default; admins (and everyone with auth off) hold MANAGE. An experiment
-  // that does not exist is NO_PERMISSIONS, as MLflow answers (deny by default).
-  route(scope, 'GET', '/users/permissions/get', rule, async (request) => {
+  // teams' best, else the default; admins (and everyone with auth off) hold MANAGE. A resource
+  // that does not exist is NO_PERMISSIONS, as MLflow answers (deny by default). `allowed` is
+  // MLflow's "may use": EDIT or more. Users may ask about themselves; about others, MANAGE.
+  route(scope, 'GET', '/users/permissions/get', manageNamedResource(pool, { self: true }), async (request) => {
     const params = parse(ResourceParams, paramsOf(request));
-    checkResourceType(params.resource_type);
+    const resource = resourceOfType(params.resource_type);
     const user = await requireUser(pool, params.username);
-    const experimentId = await existingExperiment(pool, params.resource_id);
+    const id = await resource.find(pool, params.resource_id);
     const permission: Permission =
-      experimentId === undefined
+      id === undefined
         ? 'NO_PERMISSIONS'
         : !deps.auth.enabled || user.isAdmin
           ? 'MANAGE'
-          : ((await permissionOn(pool, { userId: user.userId, defaultPermission: deps.auth.defaultPermission }, experimentId)) ?? 'NO_PERMISSIONS');
-    return { allowed: permits(permission, 'READ'), permission };
+          : ((await permissionOnResource(pool, resource.kind, { userId: user.userId, defaultPermission: deps.auth.defaultPermission }, id)) ?? 'NO_PERMISSIONS');
+    return { allowed: permits(permission, 'EDIT'), permission };
   });
 }
 
 /**
- * Registers MLflow's basic-auth endpoints: users and experiments/permissions under the REST 2.0
- * prefixes, users/permissions under the 3.0 ones, each for clients (/api) and the UI (/ajax-api).
+ * Registers MLflow's basic-auth endpoints: users, experiments/permissions and
+ * registered-models/permissions under the REST 2.0 prefixes, users/permissions under the 3.0
+ * ones, each for clients (/api) and the UI (/ajax-api).
  */
 export function registerMlflowAuthRoutes(app: FastifyInstance, deps: MlflowAuthRouteDeps): void {
   const scopes: Array<[readonly string[], (scope: FastifyInstance, deps: MlflowAuthRouteDeps) => void]> = [
     [PREFIXES_2, userRoutes],
+    [PREFIXES_2, (scope) => legacyGrantRoutes(scope, deps, EXPERIMENT_PERMISSIONS)],
+    [PREFIXES_2, (scope) => legacyGrantRoutes(scope, deps, MODEL_PERMISSIONS)],
     [PREFIXES_3, userPermissionRoutes],
   ];
   for (const [prefixes, routes] of scopes) {

@@ -1,7 +1,7 @@
 import { basename, extname } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import { type ArtifactRepository, normalizeArtifactPath } from '../../storage/artifact-repository';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type ArtifactFile, type ArtifactRepository, normalizeArtifactPath } from '../../storage/artifact-repository';
 import { joinUri } from '../../storage/object-store';
 import { MlflowError } from './errors';
 
@@ -135,6 +135,17 @@ function contentDisposition(fileName: string): string {
   return `attachment; filename=${quote(fallback)}; filename*=UTF-8''${encoded}`;
 }
 
+/** Sends a stored file as MLflow's artifact routes do: its guessed type, size and an attachment header. */
+export function sendArtifactFile(reply: FastifyReply, path: string, file: ArtifactFile): FastifyReply {
+  const name = basename(path);
+  return reply
+    .header('content-type', guessMimeType(name))
+    .header('content-length', file.size)
+    .header('content-disposition', contentDisposition(name))
+    .header('x-content-type-options', 'nosniff')
+    .send(file.body);
+}
+
 // ---- handlers -------------------------------------------------------------------------------------
 
 const GIB = 1024 * 1024 * 1024;
@@ -204,13 +215,7 @@ function artifactRoutes(scope: FastifyInstance, deps: MlflowArtifactRouteDeps): 
     const found = await artifacts.read(path);
     if (!found) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `No such artifact: '${path}'`);
     if (found.isDir) throw new MlflowError('INVALID_PARAMETER_VALUE', `Artifact path refers to a directory, not a file: '${path}'`);
-    const name = basename(path);
-    return reply
-      .header('content-type', guessMimeType(name))
-      .header('content-length', found.size)
-      .header('content-disposition', contentDisposition(name))
-      .header('x-content-type-options', 'nosniff')
-      .send(found.body);
+    return sendArtifactFile(reply, path, found);
   });
 
   /** MLflow's JSON: basenames relative to the listed folder, `{}` for an empty, missing or non-folder path. */

@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { logDatasetInputs } from '../../store/datasets';
+import { logRunModelInputs } from '../../store/logged-models';
 import type { MlflowDatasetInput } from '../../store/run-record';
 import type { MlflowRouteDeps } from './deps';
-import { invalidValue } from './errors';
+import { invalidValue, missingParameter } from './errors';
 import { requireActiveRun } from './guards';
 import { OptString, RunRef, parseRunRequest } from './wire';
 
-// MLflow's runs/log-inputs: the datasets a run read, each with its input tags.
+// MLflow's runs/log-inputs: the datasets a run read, each with its input tags, and the logged models it read.
 
 // Limits from mlflow/utils/validation.py.
 const MAX_DATASET_NAME_SIZE = 500;
@@ -29,7 +30,8 @@ const DatasetItem = z.object({
 });
 const LogInputsBody = z.object({
   ...RunRef,
-  datasets: z.array(z.object({ tags: z.array(InputTagItem).nullish(), dataset: DatasetItem })),
+  datasets: z.array(z.object({ tags: z.array(InputTagItem).nullish(), dataset: DatasetItem })).nullish(),
+  models: z.array(z.object({ model_id: OptString })).nullish(),
 });
 
 function validateDatasetInput(input: MlflowDatasetInput): void {
@@ -52,7 +54,9 @@ export function registerDatasetRoutes(scope: FastifyInstance, deps: MlflowRouteD
 
   scope.post('/runs/log-inputs', async (request) => {
     const { runId, body } = parseRunRequest(LogInputsBody, request.body);
-    const inputs: MlflowDatasetInput[] = body.datasets.map((d) => ({
+    // MLflow 3 takes models alone; a request with neither names nothing to log.
+    if (!body.datasets && !body.models) throw missingParameter('datasets');
+    const inputs: MlflowDatasetInput[] = (body.datasets ?? []).map((d) => ({
       tags: d.tags ?? [],
       dataset: {
         name: d.dataset.name,
@@ -66,6 +70,7 @@ export function registerDatasetRoutes(scope: FastifyInstance, deps: MlflowRouteD
     inputs.forEach(validateDatasetInput);
     const run = await requireActiveRun(pool, runId);
     await logDatasetInputs(pool, run.experiment_id, runId, inputs);
+    await logRunModelInputs(pool, runId, (body.models ?? []).map((m) => m.model_id ?? ''));
     return {};
   });
 }

@@ -1,12 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { logModelMetrics, ModelMetricConflictError, ModelMetricModelNotFoundError } from '../../store/logged-models';
 import { getMetricHistory, getMetricSteps, getMetricsAtSteps, logMetrics, type MetricCursor } from '../../store/metrics';
 import { type ExperimentViewer, readableAmong } from '../../store/permissions';
-import type { Queryable } from '../../store/pool';
+import { type Queryable, withTransaction } from '../../store/pool';
 import type { MlflowRouteDeps } from './deps';
-import { invalidValue } from './errors';
+import { MlflowError, invalidValue } from './errors';
 import { registerEntityWrite } from './entity-write';
-import { Int64, MetricItem, OptString, ReqString, RunRef, encodeDouble, parse, parseRunRequest, repeated, toMetricPoint } from './wire';
+import {
+  Int64,
+  MetricItem,
+  OptString,
+  ReqString,
+  RunRef,
+  encodeDouble,
+  modelMetricsOf,
+  parse,
+  parseRunRequest,
+  repeated,
+  type RequestMetricPoint,
+  toMetricPoint,
+} from './wire';
 
 // MLflow's metric endpoints: runs/log-metric, and a metric's history, paged or sampled across runs.
 
@@ -68,11 +82,28 @@ async function readableRuns(db: Queryable, viewer: ExperimentViewer | undefined,
   return runIds.filter((id) => readable.has(experimentOf.get(id) ?? ''));
 }
 
+/**
+ * Writes a request's metric points to the run, and those naming a model to that model too, on the
+ * caller's transaction (runs/log-metric, runs/log-batch).
+ */
+export async function writeMetrics(db: Queryable, runId: string, points: readonly RequestMetricPoint[]): Promise<void> {
+  await logMetrics(db, runId, points);
+  try {
+    await logModelMetrics(db, runId, modelMetricsOf(points));
+  } catch (err) {
+    // MLflow's store answers both with its database's integrity error, as BAD_REQUEST; a clear message here.
+    if (err instanceof ModelMetricModelNotFoundError || err instanceof ModelMetricConflictError) throw new MlflowError('BAD_REQUEST', err.message);
+    throw err;
+  }
+}
+
 /** Registers MLflow's metric endpoints on an MLflow-prefixed scope (see routes.ts). */
 export function registerMetricRoutes(scope: FastifyInstance, deps: MlflowRouteDeps): void {
   const { pool } = deps;
 
-  registerEntityWrite(scope, pool, '/runs/log-metric', LogMetricBody, toMetricPoint, logMetrics);
+  registerEntityWrite(scope, pool, '/runs/log-metric', LogMetricBody, toMetricPoint, (db, runId, points) =>
+    points.some((p) => p.modelId !== undefined) ? withTransaction(db, (tx) => writeMetrics(tx, runId, points)) : logMetrics(db, runId, points),
+  );
 
   scope.get('/metrics/get-history', async (request) => {
     const { runId, body } = parseRunRequest(GetHistoryQuery, request.query);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { readableModels } from './access-rules';
 import { registerArtifactRoutes } from './artifacts';
 import { registerDatasetRoutes } from './datasets';
 import type { MlflowRouteDeps } from './deps';
@@ -7,7 +8,9 @@ import { registerExperimentRoutes } from './experiments';
 import { useMlflowJsonBodies } from './json-body';
 import { registerLoggedModelRoutes } from './logged-models';
 import { registerMetricRoutes } from './metrics';
+import { registerModelVersionRoutes } from './model-versions';
 import { registerParamTagRoutes } from './params-tags';
+import { registerRegisteredModelRoutes } from './registered-models';
 import { registerRunSearchRoutes } from './run-search';
 import { registerRunRoutes } from './runs';
 
@@ -27,6 +30,8 @@ const AREAS: ReadonlyArray<(scope: FastifyInstance, deps: MlflowRouteDeps) => vo
   registerDatasetRoutes,
   registerLoggedModelRoutes,
   registerArtifactRoutes,
+  (scope, deps) => registerRegisteredModelRoutes(scope, deps, { readableModels }),
+  (scope, deps) => registerModelVersionRoutes(scope, deps, { readableModels }),
 ];
 
 /** Registers the MLflow REST 2.0 routes (and MLflow's error bodies) under both MLflow prefixes. */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { getOrCreateExperiment } from '../../store/experiments';
-import { logMetrics } from '../../store/metrics';
 import { withTransaction } from '../../store/pool';
 import { getRun } from '../../store/run-reads';
 import { RUN_NAME_TAG, USER_TAG } from '../../store/run-record';
@@ -10,6 +9,7 @@ import { createRun, logParams, setRunLifecycleStage, setTags, updateRunInfo } fr
 import type { MlflowRouteDeps } from './deps';
 import { invalidValue, runNotFound } from './errors';
 import { requireActiveExperiment, requireActiveRun } from './guards';
+import { writeMetrics } from './metrics';
 import { generateRunName } from './run-names';
 import {
   Int64,
@@ -147,7 +147,7 @@ export function registerRunRoutes(scope: FastifyInstance, deps: MlflowRouteDeps)
     // All or nothing, so a client retrying a failed batch never finds half of it applied.
     await withTransaction(pool, async (tx) => {
       await logParams(tx, runId, params);
-      await logMetrics(tx, runId, metrics);
+      await writeMetrics(tx, runId, metrics);
       await setTags(tx, runId, tags);
     });
     return {};

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RunStatus } from '../../domain/launch';
+import type { ModelMetricPoint } from '../../store/logged-models';
 import type { MetricPoint } from '../../store/metrics';
 import type { KeyValue, MlflowRun } from '../../store/run-record';
 import { MlflowError, invalidParameter, missingParameter } from './errors';
@@ -54,7 +55,16 @@ export const ViewTypeField = z.union([
 export const repeated = <T extends z.ZodType>(list: T) => z.preprocess((v) => (typeof v === 'string' ? [v] : v), list);
 
 export const RunRef = { run_id: OptString, run_uuid: OptString };
-export const MetricItem = z.object({ key: ReqString, value: Double, timestamp: Int64, step: Int64.nullish() });
+export const MetricItem = z.object({
+  key: ReqString,
+  value: Double,
+  timestamp: Int64,
+  step: Int64.nullish(),
+  // MLflow 3: a point logged for a model (and the dataset it was measured on) is also that model's metric.
+  model_id: OptString,
+  dataset_name: OptString,
+  dataset_digest: OptString,
+});
 export const KeyValueItem = z.object({ key: ReqString, value: z.string().nullish() });
 
 export const formatPath = (path: readonly PropertyKey[]): string =>
@@ -133,7 +143,10 @@ export function validateValue(value: string, entity: string, limit: number): voi
   }
 }
 
-export function toMetricPoint(metric: z.output<typeof MetricItem>, path: string): MetricPoint {
+/** A metric point of a request; with a model id it is also recorded as that model's metric. */
+export type RequestMetricPoint = MetricPoint & { modelId?: string; datasetName?: string; datasetDigest?: string };
+
+export function toMetricPoint(metric: z.output<typeof MetricItem>, path: string): RequestMetricPoint {
   validateKey(metric.key, `${path}key`, 'Metric name');
   if (metric.timestamp < 0) {
     throw new MlflowError(
@@ -141,7 +154,33 @@ export function toMetricPoint(metric: z.output<typeof MetricItem>, path: string)
       `Invalid value ${metric.timestamp} for parameter '${path}timestamp' supplied: metric timestamp must be a nonnegative long (64-bit integer)`,
     );
   }
-  return { key: metric.key, value: metric.value, timestamp: metric.timestamp, step: metric.step ?? 0 };
+  return {
+    key: metric.key,
+    value: metric.value,
+    timestamp: metric.timestamp,
+    step: metric.step ?? 0,
+    // MLflow reads an empty string as unset.
+    ...(metric.model_id && { modelId: metric.model_id }),
+    ...(metric.dataset_name && { datasetName: metric.dataset_name }),
+    ...(metric.dataset_digest && { datasetDigest: metric.dataset_digest }),
+  };
+}
+
+/** The points of a request that name a model, as that model's metrics. */
+export function modelMetricsOf(points: readonly RequestMetricPoint[]): ModelMetricPoint[] {
+  return points.flatMap((p) =>
+    p.modelId === undefined
+      ? []
+      : [{
+          modelId: p.modelId,
+          key: p.key,
+          value: p.value,
+          timestamp: p.timestamp,
+          step: p.step ?? 0,
+          ...(p.datasetName !== undefined && { datasetName: p.datasetName }),
+          ...(p.datasetDigest !== undefined && { datasetDigest: p.datasetDigest }),
+        }],
+  );
 }
 
 /**

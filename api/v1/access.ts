@@ -9,11 +9,13 @@ import {
   CreatedToken,
   CreateTeamBody,
   CreateTokenBody,
-  type ExperimentGrantView,
-  ExperimentGrantView as ExperimentGrantSchema,
+  ExperimentGrantView,
   ExperimentIdParams,
   GrantList,
   isUnrestricted,
+  ModelGrantList,
+  ModelGrantView,
+  ModelNameParams,
   principalName,
   RevokeGrantBody,
   SetGrantBody,
@@ -28,21 +30,22 @@ import {
 } from '../../domain/auth';
 import { type ApiToken, getToken, insertToken, listTokens, revokeToken } from '../../store/api-tokens';
 import { type AuditCursor, type AuditEvent, listAuditEvents } from '../../store/audit';
-import { deleteGrant, type ExperimentGrant, getGrant, type GrantTarget, listGrants, setGrant } from '../../store/permissions';
+import { deleteGrantOn, getGrantOn, type Grant, type GrantTarget, listGrantsOn, setGrantOn } from '../../store/permissions';
 import { type Queryable, withTransaction } from '../../store/pool';
 import { addTeamMember, createTeam, deleteTeam, getTeam, listTeams, removeTeamMember, type Team, TeamExistsError } from '../../store/teams';
 import { getUserByName, type User } from '../../store/users';
 import { permissionDenied } from '../auth/access-control';
 import { ADMIN, type AccessRule, SIGNED_IN } from '../auth/access-rule';
 import { auditChange } from '../auth/audit-trail';
-import { experimentById } from '../auth/locators';
+import { EXPERIMENTS, type GrantedResource, REGISTERED_MODELS, requireResource } from '../auth/granted-resources';
+import { experimentById, registeredModelByName } from '../auth/locators';
 import { generateToken, hashToken } from '../auth/tokens';
-import { experimentNotFound, MlflowError } from '../mlflow/errors';
+import { MlflowError } from '../mlflow/errors';
 import { pageTokenCodec } from './page-token';
 import { v1Route, type V1Request, type V1RouteDef } from './route';
 
-// mlfleet's own access-control endpoints: teams, API tokens, experiment grants to users and teams,
-// and the audit trail. MLflow's basic-auth endpoints (users, per-user grants) are in
+// mlfleet's own access-control endpoints: teams, API tokens, grants on experiments and registered
+// models to users and teams, and the audit trail. MLflow's basic-auth endpoints (users, per-user grants) are in
 // api/auth/mlflow-auth-routes.ts.
 
 export interface AccessRouteDeps {
@@ -70,11 +73,6 @@ async function requireTeam(db: Queryable, name: string): Promise<Team> {
   return team;
 }
 
-async function requireExperiment(db: Queryable, id: string): Promise<void> {
-  const { rows } = await db.query('SELECT 1 FROM experiments WHERE experiment_id = $1', [id]);
-  if (rows.length === 0) throw experimentNotFound(id);
-}
-
 const teamView = (team: Team): TeamView => ({ name: team.name, members: team.members, created_at: team.createdAt });
 
 const tokenView = (token: ApiToken): TokenView => ({
@@ -87,8 +85,8 @@ const tokenView = (token: ApiToken): TokenView => ({
   ...(token.lastUsedAt !== undefined && { last_used_at: token.lastUsedAt }),
 });
 
-const grantView = (grant: ExperimentGrant): ExperimentGrantView => ({
-  experiment_id: grant.experimentId,
+/** Who holds a grant and what, as every grant view shows it beside the resource's own field. */
+const granteeView = (grant: Grant) => ({
   ...(grant.username !== undefined && { username: grant.username }),
   ...(grant.team !== undefined && { team: grant.team }),
   permission: grant.permission,
@@ -128,10 +126,54 @@ async function grantTargetOf(db: Queryable, grantee: GranteeRef): Promise<Grante
   return { target: { teamId: team.teamId }, detail: { team: team.name } };
 }
 
-/** `/api/v1/teams`, `/api/v1/tokens`, `/api/v1/experiments/:id/grants` and `/api/v1/audit`. */
+/**
+ * The grant routes of one kind of resource, `GET|PUT|DELETE <path>`: the resource's id from the
+ * path, its grants shown as `view` shows one.
+ */
+interface GrantRoutes<Params> {
+  path: string;
+  params: z.ZodType<Params>;
+  idOf: (params: Params) => string;
+  resource: GrantedResource;
+  /** MANAGE on the resource. */
+  access: AccessRule;
+  /** `an experiment`, `a registered model`. */
+  noun: string;
+  view: z.ZodType;
+  list: z.ZodType;
+  viewOf: (grant: Grant) => unknown;
+}
+
+const EXPERIMENT_GRANT_ROUTES: GrantRoutes<ExperimentIdParams> = {
+  path: '/api/v1/experiments/:id/grants',
+  params: ExperimentIdParams,
+  idOf: (params) => params.id,
+  resource: EXPERIMENTS,
+  access: { kind: 'experiment', need: 'MANAGE', locate: experimentById('params', { field: 'id' }) },
+  noun: 'an experiment',
+  view: ExperimentGrantView,
+  list: GrantList,
+  viewOf: (grant): ExperimentGrantView => ({ experiment_id: grant.resource, ...granteeView(grant) }),
+};
+
+const modelGrantRoutes = (db: Queryable): GrantRoutes<ModelNameParams> => ({
+  path: '/api/v1/registered-models/:name/grants',
+  params: ModelNameParams,
+  idOf: (params) => params.name,
+  resource: REGISTERED_MODELS,
+  access: { kind: 'registered-model', need: 'MANAGE', locate: registeredModelByName(db, { part: 'params' }) },
+  noun: 'a registered model or prompt',
+  view: ModelGrantView,
+  list: ModelGrantList,
+  viewOf: (grant): ModelGrantView => ({ name: grant.resource, ...granteeView(grant) }),
+});
+
+/**
+ * `/api/v1/teams`, `/api/v1/tokens`, `/api/v1/experiments/:id/grants`,
+ * `/api/v1/registered-models/:name/grants` and `/api/v1/audit`.
+ */
 export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
   const { pool } = deps;
-  const manageExperiment: AccessRule = { kind: 'experiment', need: 'MANAGE', locate: experimentById('params', { field: 'id' }) };
 
   /** A route whose whole handler is one transaction, so a change and its audit record commit together or not at all. */
   const changeRoute = <Body = undefined, Query = undefined, Params = undefined>(
@@ -144,16 +186,6 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
     def: Omit<V1RouteDef<Body, undefined, Params>, 'access' | 'errors'>,
     change: (tx: pg.PoolClient, team: Team, req: V1Request<Body, undefined, Params>) => Promise<unknown>,
   ): void => changeRoute({ ...def, access: ADMIN, errors: [403, 404] }, async (tx, req) => change(tx, await requireTeam(tx, req.params.name), req));
-
-  /** A change to an experiment's grant to a user or team (a changeRoute, MANAGE on it): 404 unless both exist. */
-  const grantChangeRoute = <Body extends GranteeRef>(
-    def: Pick<V1RouteDef<Body, undefined, ExperimentIdParams>, 'method' | 'summary' | 'body' | 'response'>,
-    change: (tx: pg.PoolClient, grantee: GranteeTarget, req: V1Request<Body, undefined, ExperimentIdParams>) => Promise<unknown>,
-  ): void =>
-    changeRoute({ ...def, path: '/api/v1/experiments/:id/grants', access: manageExperiment, params: ExperimentIdParams, errors: [403, 404] }, async (tx, req) => {
-      await requireExperiment(tx, req.params.id);
-      return change(tx, await grantTargetOf(tx, req.body), req);
-    });
 
   // ---- teams -------------------------------------------------------------------------------------
 
@@ -321,63 +353,68 @@ export function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps
     },
   );
 
-  // ---- experiment grants -------------------------------------------------------------------------
+  // ---- grants ------------------------------------------------------------------------------------
 
-  v1Route(
-    app,
-    {
-      method: 'GET',
-      path: '/api/v1/experiments/:id/grants',
-      summary: "An experiment's grants to users and teams (MANAGE on it)",
-      access: manageExperiment,
-      params: ExperimentIdParams,
-      response: GrantList,
-      errors: [403, 404],
-    },
-    async ({ params }) => {
-      await requireExperiment(pool, params.id);
-      return { grants: (await listGrants(pool, params.id)).map(grantView) };
-    },
-  );
+  function registerGrantRoutes<Params>(routes: GrantRoutes<Params>): void {
+    const { resource, noun } = routes;
+    const common = { path: routes.path, access: routes.access, params: routes.params, errors: [403, 404] };
+    /** A change to the resource's grant to a user or team (a changeRoute): 404 unless both exist. */
+    const grantChangeRoute = <Body extends GranteeRef>(
+      def: Pick<V1RouteDef<Body, undefined, Params>, 'method' | 'summary' | 'body' | 'response'>,
+      change: (tx: pg.PoolClient, id: string, grantee: GranteeTarget, req: V1Request<Body, undefined, Params>) => Promise<unknown>,
+    ): void =>
+      changeRoute({ ...def, ...common }, async (tx, req) => {
+        const id = await requireResource(tx, resource, routes.idOf(req.params));
+        return change(tx, id, await grantTargetOf(tx, req.body), req);
+      });
 
-  grantChangeRoute(
-    {
-      method: 'PUT',
-      summary: 'Grant a user or a team a permission on an experiment, or change the one granted (MANAGE on it)',
-      body: SetGrantBody,
-      response: ExperimentGrantSchema,
-    },
-    async (tx, { target, detail }, { params, body, request }) => {
-      const previous = await setGrant(tx, params.id, target, body.permission);
-      if (previous !== body.permission) {
-        await auditChange(tx, request, previous === undefined ? 'permission.grant' : 'permission.update', `experiment:${params.id}`, {
-          ...detail,
-          permission: body.permission,
-          ...(previous !== undefined && { previous }),
-        });
-      }
-      const grant = await getGrant(tx, params.id, target);
-      if (!grant) throw new Error('the grant just set is missing');
-      return grantView(grant);
-    },
-  );
+    v1Route(app, { ...common, method: 'GET', summary: `The grants to users and teams on ${noun} (MANAGE on it)`, response: routes.list }, async ({ params }) => {
+      const id = await requireResource(pool, resource, routes.idOf(params));
+      return { grants: (await listGrantsOn(pool, resource.kind, id)).map(routes.viewOf) };
+    });
 
-  grantChangeRoute(
-    {
-      method: 'DELETE',
-      summary: "Remove a user's or a team's grant on an experiment (MANAGE on it); the default permission applies again",
-      body: RevokeGrantBody,
-      response: Empty,
-    },
-    async (tx, { target, detail }, { params, body, request }) => {
-      const grant = await getGrant(tx, params.id, target);
-      if (!grant || !(await deleteGrant(tx, params.id, target))) {
-        throw notFound(`No grant to ${body.username !== undefined ? `user '${body.username}'` : `team '${body.team ?? ''}'`} on experiment ${params.id}`);
-      }
-      await auditChange(tx, request, 'permission.revoke', `experiment:${params.id}`, { ...detail, previous: grant.permission });
-      return {};
-    },
-  );
+    grantChangeRoute(
+      {
+        method: 'PUT',
+        summary: `Grant a user or a team a permission on ${noun}, or change the one granted (MANAGE on it)`,
+        body: SetGrantBody,
+        response: routes.view,
+      },
+      async (tx, id, { target, detail }, { body, request }) => {
+        const previous = await setGrantOn(tx, resource.kind, id, target, body.permission);
+        if (previous !== body.permission) {
+          await auditChange(tx, request, previous === undefined ? 'permission.grant' : 'permission.update', resource.auditTarget(id), {
+            ...detail,
+            permission: body.permission,
+            ...(previous !== undefined && { previous }),
+          });
+        }
+        const grant = await getGrantOn(tx, resource.kind, id, target);
+        if (!grant) throw new Error('the grant just set is missing');
+        return routes.viewOf(grant);
+      },
+    );
+
+    grantChangeRoute(
+      {
+        method: 'DELETE',
+        summary: `Remove a user's or a team's grant on ${noun} (MANAGE on it); the default permission applies again`,
+        body: RevokeGrantBody,
+        response: Empty,
+      },
+      async (tx, id, { target, detail }, { body, request }) => {
+        const grant = await getGrantOn(tx, resource.kind, id, target);
+        if (!grant || !(await deleteGrantOn(tx, resource.kind, id, target))) {
+          throw notFound(`No grant to ${body.username !== undefined ? `user '${body.username}'` : `team '${body.team ?? ''}'`} on ${resource.describe(id)}`);
+        }
+        await auditChange(tx, request, 'permission.revoke', resource.auditTarget(id), { ...detail, previous: grant.permission });
+        return {};
+      },
+    );
+  }
+
+  registerGrantRoutes(EXPERIMENT_GRANT_ROUTES);
+  registerGrantRoutes(modelGrantRoutes(pool));
 
   // ---- audit trail -------------------------------------------------------------------------------
 

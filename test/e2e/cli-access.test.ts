@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createAdmin } from '../../server/first-admin';
 import { ensureExperiment } from '../../store/experiments';
+import { createRegisteredModel } from '../../store/registered-models';
 import { startAuthApi, type AuthApi } from '../helpers/auth-api';
 import { uniqueId } from '../helpers/launches';
 import { runMlfleet } from '../helpers/processes';
@@ -78,6 +79,21 @@ test('mlfleet admin create, then token create and grant with the credentials it 
     output: 'mlfleet grant: give a PERMISSION (NO_PERMISSIONS, READ, EDIT, MANAGE), or --revoke\n',
   });
   expect(await mlfleet(['grant', '--revoke', id, '--user', bob], asToken)).toEqual({ code: 0, output: `revoked the grant of user ${bob} on experiment ${id}\n` });
+
+  // A registered model, by name: the same commands with --model.
+  const model = uniqueId('cli-model');
+  await createRegisteredModel(db.pool, { name: model, tags: [], now: Date.now() });
+  expect(await mlfleet(['grant', '--model', model, 'edit', '--user', bob], asToken)).toEqual({
+    code: 0,
+    output: `granted EDIT on registered model ${model} to user ${bob}\n`,
+  });
+  expect(await mlfleet(['grants', '--model', model], asToken)).toEqual({ code: 0, output: `GRANTEE${' '.repeat(bob.length)}PERMISSION\nuser ${bob}  EDIT\n` });
+  expect(await mlfleet(['grant', '--model', model, id, 'read', '--user', bob], asToken)).toEqual({ code: 2, output: 'mlfleet grant: with --model, give no EXPERIMENT_ID\n' });
+  expect(await mlfleet(['grant', '--revoke', '--model', model, '--user', bob], asToken)).toEqual({
+    code: 0,
+    output: `revoked the grant of user ${bob} on registered model ${model}\n`,
+  });
+  expect(await mlfleet(['grants', '--model', model], asToken)).toEqual({ code: 0, output: 'no grants (everyone but admins holds the default permission)\n' });
 
   // Nobody signed in is told how to sign in.
   const anonymous = await mlfleet(['grants', id]);

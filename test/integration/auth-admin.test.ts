@@ -243,7 +243,7 @@ describe('experiment permissions', () => {
     ).toEqual(missing);
   });
 
-  test('3.0 users/permissions/grant|revoke|get: experiments only; get is the effective permission', async () => {
+  test('3.0 users/permissions/grant|revoke|get on experiments; get is the effective permission', async () => {
     const experimentId = await newExperiment();
     const henry = await newUser('henry');
     const body = { username: henry.username, resource_type: 'experiment', resource_id: experimentId };
@@ -251,12 +251,14 @@ describe('experiment permissions', () => {
 
     expect(await effective()).toEqual({ status: 200, json: { allowed: false, permission: 'NO_PERMISSIONS' } }); // the default
     expect(await mlflow3('POST', 'users/permissions/grant', { as: ADMIN, body: { ...body, permission: 'READ' } })).toEqual({ status: 200, json: {} });
-    expect(await effective()).toEqual({ status: 200, json: { allowed: true, permission: 'READ' } });
+    // MLflow's `allowed` is "may use": READ alone is not.
+    expect(await effective()).toEqual({ status: 200, json: { allowed: false, permission: 'READ' } });
     expect(await mlflow3('POST', 'users/permissions/grant', { as: ADMIN, body: { ...body, permission: 'EDIT' } })).toEqual(
       error(400, 'RESOURCE_ALREADY_EXISTS', `Permission for user=${henry.username} on resource_type=experiment, resource_id=${experimentId} already exists.`),
     );
-    // henry holds READ, not MANAGE.
-    expect(await mlflow3('GET', 'users/permissions/get', { as: henry, query: body })).toEqual(error(403, 'PERMISSION_DENIED'));
+    // henry may ask about himself, but holds READ, not MANAGE, so not about others.
+    expect(await mlflow3('GET', 'users/permissions/get', { as: henry, query: body })).toEqual({ status: 200, json: { allowed: false, permission: 'READ' } });
+    expect(await mlflow3('GET', 'users/permissions/get', { as: henry, query: { ...body, username: ADMIN.username } })).toEqual(error(403, 'PERMISSION_DENIED'));
 
     // A team's grant counts in the effective permission.
     const team = uniqueId('team');
@@ -273,8 +275,8 @@ describe('experiment permissions', () => {
       status: 200,
       json: { allowed: true, permission: 'MANAGE' },
     });
-    expect(await mlflow3('POST', 'users/permissions/grant', { as: ADMIN, body: { ...body, resource_type: 'registered_model', permission: 'READ' } })).toEqual(
-      error(400, 'INVALID_PARAMETER_VALUE', "Invalid resource type 'registered_model'. Valid resource types are: ('experiment')"),
+    expect(await mlflow3('POST', 'users/permissions/grant', { as: ADMIN, body: { ...body, resource_type: 'scorer', permission: 'READ' } })).toEqual(
+      error(400, 'INVALID_PARAMETER_VALUE', "Invalid resource type 'scorer'. Valid resource types are: ('experiment', 'prompt', 'registered_model')"),
     );
     // A non-admin asking about another resource type passes the experiment rule and gets the 400 too.
     expect((await mlflow3('POST', 'users/permissions/grant', { as: henry, body: { ...body, resource_type: 'scorer', permission: 'READ' } })).status).toBe(400);

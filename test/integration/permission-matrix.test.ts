@@ -6,7 +6,10 @@ import { hashPassword } from '../../api/auth/passwords';
 import { generateToken, hashToken } from '../../api/auth/tokens';
 import { type Permission, permits } from '../../domain/auth';
 import { insertToken } from '../../store/api-tokens';
-import { setGrant } from '../../store/permissions';
+import { MODEL_GRANTS } from '../../store/model-permissions';
+import { setGrant, setGrantOn } from '../../store/permissions';
+import { createModelVersion } from '../../store/model-versions';
+import { createRegisteredModel, setRegisteredModelAlias } from '../../store/registered-models';
 import { addTeamMember, createTeam } from '../../store/teams';
 import { createUser } from '../../store/users';
 import { insertLaunch } from '../../store/launches';
@@ -59,9 +62,20 @@ interface Fixture {
   victimTeam: string;
   /** A token of the caller's (the victim's for an anonymous caller), made for this fixture. */
   ownTokenId: string;
+  /** A logged model in the experiment (with the 'model' need), its name and a tag holding the secret, and one file. */
+  modelId: string;
+  /** The victim team's id (a role, to the roles API) and its grant on the experiment. */
+  victimTeamId: string;
+  victimGrantId: string;
+  /**
+   * A registered model the roles hold what they hold on the experiment (with the need
+   * `registered-model`): its name and a tag hold the secret; version 1, from the run, has the
+   * alias champion and a tag.
+   */
+  registeredModel: string;
 }
 
-type Need = 'launch' | 'running-launch' | 'schedule' | 'pipeline' | 'artifact' | 'deleted-experiment' | 'deleted-run';
+type Need = 'launch' | 'running-launch' | 'schedule' | 'pipeline' | 'artifact' | 'deleted-experiment' | 'deleted-run' | 'model' | 'registered-model';
 
 /**
  * Who may call a route, stated here independently of the route table (MLflow's table, reference
@@ -207,6 +221,10 @@ async function createFixture(needs: readonly Need[], who?: Identity): Promise<Fi
     victim: uniqueId('victim'),
     victimTeam: uniqueId('victim-team'),
     ownTokenId: '',
+    modelId: '',
+    victimTeamId: '',
+    victimGrantId: '',
+    registeredModel: `${secret}-registered`,
   };
   await setGrant(ctx.pool, experimentId, { userId: identities.get('READ')!.userId }, 'READ');
   await setGrant(ctx.pool, experimentId, { userId: identities.get('EDIT')!.userId }, 'EDIT');
@@ -214,11 +232,23 @@ async function createFixture(needs: readonly Need[], who?: Identity): Promise<Fi
   const teamId = (await ctx.pool.query<{ team_id: number }>('SELECT team_id FROM teams WHERE name = $1', [team])).rows[0]!.team_id;
   await setGrant(ctx.pool, experimentId, { teamId: String(teamId) }, 'EDIT');
   const victim = await createUser(ctx.pool, { username: f.victim, passwordHash: victimHash, isAdmin: false });
-  await addTeamMember(ctx.pool, (await createTeam(ctx.pool, f.victimTeam)).teamId, victim.userId);
+  f.victimTeamId = (await createTeam(ctx.pool, f.victimTeam)).teamId;
+  await addTeamMember(ctx.pool, f.victimTeamId, victim.userId);
+  await setGrant(ctx.pool, experimentId, { teamId: f.victimTeamId }, 'READ');
+  const victimGrant = await ctx.pool.query<{ grant_id: number }>('SELECT grant_id FROM experiment_permissions WHERE team_id = $1', [f.victimTeamId]);
+  f.victimGrantId = String(victimGrant.rows[0]!.grant_id);
   const owner = who?.userId ?? victim.userId;
   const ownToken = await insertToken(ctx.pool, { userId: owner, name: 'own', tokenHash: hashToken(generateToken()), createdAt: Date.now(), expiresAt: Date.now() + 3_600_000 });
   f.ownTokenId = ownToken.tokenId;
 
+  if (needs.includes('registered-model')) {
+    await createRegisteredModel(ctx.pool, { name: f.registeredModel, tags: [{ key: 'note', value: secret }], now: Date.now() });
+    const source = `s3://bucket/${secret}/model`;
+    await createModelVersion(ctx.pool, { name: f.registeredModel, source, runId, tags: [{ key: 'note', value: secret }], now: Date.now() });
+    await setRegisteredModelAlias(ctx.pool, f.registeredModel, 'champion', 1);
+    for (const role of ['READ', 'EDIT', 'MANAGE'] as const) await setGrantOn(ctx.pool, MODEL_GRANTS, f.registeredModel, { userId: identities.get(role)!.userId }, role);
+    await setGrantOn(ctx.pool, MODEL_GRANTS, f.registeredModel, { teamId: String(teamId) }, 'EDIT');
+  }
   if (needs.includes('artifact')) {
     const put = await call('admin', { method: 'PUT', url: `/api/2.0/mlflow-artifacts/artifacts/${f.artifactPath}`, payload: secret });
     expect(put.statusCode).toBe(200);
@@ -242,6 +272,16 @@ async function createFixture(needs: readonly Need[], who?: Identity): Promise<Fi
   if (needs.includes('pipeline')) await asAdmin('POST', '/api/v1/pipelines', { name: f.pipelineName, spec: spec(f) });
   if (needs.includes('deleted-experiment')) await asAdmin('POST', '/api/2.0/mlflow/experiments/delete', { experiment_id: experimentId });
   if (needs.includes('deleted-run')) await asAdmin('POST', '/api/2.0/mlflow/runs/delete', { run_id: runId });
+  if (needs.includes('model')) {
+    const { model } = (await asAdmin('POST', '/api/2.0/mlflow/logged-models', {
+      experiment_id: experimentId,
+      name: `${secret}-model`,
+      tags: [{ key: 'note', value: secret }],
+    })) as { model: { info: { model_id: string } } };
+    f.modelId = model.info.model_id;
+    const put = await call('admin', { method: 'PUT', url: `/api/2.0/mlflow-artifacts/artifacts/${experimentId}/models/${f.modelId}/artifacts/MLmodel`, payload: secret });
+    expect(put.statusCode).toBe(200);
+  }
   return f;
 }
 
@@ -392,11 +432,156 @@ const TRACKING: Record<string, Sample> = {
   },
   'GET /users/permissions/get': {
     access: 'MANAGE',
-    request: (f) => ({ url: `/users/permissions/get${q({ username: reader(), resource_type: 'experiment', resource_id: f.experimentId })}` }),
+    // About another user (anyone may ask about themselves).
+    request: (f) => ({ url: `/users/permissions/get${q({ username: f.victim, resource_type: 'experiment', resource_id: f.experimentId })}` }),
     ok: 200,
   },
+  // The registry: READ reads, EDIT changes, MANAGE deletes; searches show what the caller may read.
+  'POST /registered-models/create': {
+    access: 'signed-in', request: () => ({ url: '/registered-models/create', body: { name: uniqueId('matrix-registered') } }), ok: 200 },
+  'GET /registered-models/search': {
+    access: 'signed-in',
+    needs: ['registered-model'],
+    request: (f) => ({ url: `/registered-models/search${q({ filter: `name = '${f.registeredModel}'`, max_results: '10' })}` }),
+    ok: 200,
+    shows: listed('registered_models'),
+  },
+  'GET /registered-models/get': {
+    access: 'READ', needs: ['registered-model'], request: (f) => ({ url: `/registered-models/get${q({ name: f.registeredModel })}` }), ok: 200 },
+  'POST /registered-models/get-latest-versions': {
+    access: 'READ', needs: ['registered-model'], request: (f) => ({ url: '/registered-models/get-latest-versions', body: { name: f.registeredModel } }), ok: 200 },
+  'GET /registered-models/get-latest-versions': {
+    access: 'READ', needs: ['registered-model'], request: (f) => ({ url: `/registered-models/get-latest-versions${q({ name: f.registeredModel })}` }), ok: 200 },
+  'GET /registered-models/alias': {
+    access: 'READ', needs: ['registered-model'], request: (f) => ({ url: `/registered-models/alias${q({ name: f.registeredModel, alias: 'champion' })}` }), ok: 200 },
+  'PATCH /registered-models/update': {
+    access: 'EDIT', needs: ['registered-model'], request: (f) => ({ url: '/registered-models/update', body: { name: f.registeredModel, description: 'changed' } }), ok: 200 },
+  'POST /registered-models/rename': {
+    access: 'EDIT',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/registered-models/rename', body: { name: f.registeredModel, new_name: uniqueId('matrix-renamed') } }),
+    ok: 200,
+  },
+  'POST /registered-models/set-tag': {
+    access: 'EDIT', needs: ['registered-model'], request: (f) => ({ url: '/registered-models/set-tag', body: { name: f.registeredModel, key: 'k', value: 'v' } }), ok: 200 },
+  'DELETE /registered-models/delete-tag': {
+    access: 'EDIT', needs: ['registered-model'], request: (f) => ({ url: '/registered-models/delete-tag', body: { name: f.registeredModel, key: 'note' } }), ok: 200 },
+  'POST /registered-models/alias': {
+    access: 'EDIT',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/registered-models/alias', body: { name: f.registeredModel, alias: 'challenger', version: '1' } }),
+    ok: 200,
+  },
+  'DELETE /registered-models/alias': {
+    access: 'MANAGE', needs: ['registered-model'], request: (f) => ({ url: '/registered-models/alias', body: { name: f.registeredModel, alias: 'champion' } }), ok: 200 },
+  'DELETE /registered-models/delete': {
+    access: 'MANAGE', needs: ['registered-model'], request: (f) => ({ url: '/registered-models/delete', body: { name: f.registeredModel } }), ok: 200 },
+  // EDIT on the model, and READ on the source run's experiment, which the roles hold alike.
+  'POST /model-versions/create': {
+    access: 'EDIT',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/model-versions/create', body: { name: f.registeredModel, source: `s3://bucket/${f.secret}/again`, run_id: f.runId } }),
+    ok: 200,
+  },
+  'GET /model-versions/search': {
+    access: 'signed-in',
+    needs: ['registered-model'],
+    request: (f) => ({ url: `/model-versions/search${q({ filter: `name = '${f.registeredModel}'`, max_results: '10' })}` }),
+    ok: 200,
+    shows: listed('model_versions'),
+  },
+  'GET /model-versions/get': {
+    access: 'READ', needs: ['registered-model'], request: (f) => ({ url: `/model-versions/get${q({ name: f.registeredModel, version: '1' })}` }), ok: 200 },
+  'GET /model-versions/get-download-uri': {
+    access: 'READ', needs: ['registered-model'], request: (f) => ({ url: `/model-versions/get-download-uri${q({ name: f.registeredModel, version: '1' })}` }), ok: 200 },
+  'PATCH /model-versions/update': {
+    access: 'EDIT', needs: ['registered-model'], request: (f) => ({ url: '/model-versions/update', body: { name: f.registeredModel, version: '1', description: 'd' } }), ok: 200 },
+  'POST /model-versions/transition-stage': {
+    access: 'EDIT',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/model-versions/transition-stage', body: { name: f.registeredModel, version: '1', stage: 'Staging', archive_existing_versions: false } }),
+    ok: 200,
+  },
+  'POST /model-versions/set-tag': {
+    access: 'EDIT', needs: ['registered-model'], request: (f) => ({ url: '/model-versions/set-tag', body: { name: f.registeredModel, version: '1', key: 'k', value: 'v' } }), ok: 200 },
+  'DELETE /model-versions/delete-tag': {
+    access: 'MANAGE', needs: ['registered-model'], request: (f) => ({ url: '/model-versions/delete-tag', body: { name: f.registeredModel, version: '1', key: 'note' } }), ok: 200 },
+  'DELETE /model-versions/delete': {
+    access: 'MANAGE', needs: ['registered-model'], request: (f) => ({ url: '/model-versions/delete', body: { name: f.registeredModel, version: '1' } }), ok: 200 },
+  'POST /registered-models/permissions/create': {
+    access: 'MANAGE',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/registered-models/permissions/create', body: { name: f.registeredModel, username: f.victim, permission: 'READ' } }),
+    ok: 200,
+  },
+  'GET /registered-models/permissions/get': {
+    access: 'MANAGE',
+    needs: ['registered-model'],
+    request: (f) => ({ url: `/registered-models/permissions/get${q({ name: f.registeredModel, username: reader() })}` }),
+    ok: 200,
+  },
+  'PATCH /registered-models/permissions/update': {
+    access: 'MANAGE',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/registered-models/permissions/update', body: { name: f.registeredModel, username: reader(), permission: 'EDIT' } }),
+    ok: 200,
+  },
+  'DELETE /registered-models/permissions/delete': {
+    access: 'MANAGE',
+    needs: ['registered-model'],
+    request: (f) => ({ url: '/registered-models/permissions/delete', body: { name: f.registeredModel, username: reader() } }),
+    ok: 200,
+  },
+  // MLflow 3's roles API over teams: changes are for admins; a role is read by admins and its
+  // holders (none of the roles holds the victim's team).
+  'POST /roles/create': { access: 'admin', request: () => ({ url: '/roles/create', body: { workspace: 'default', name: uniqueId('matrix-role') } }), ok: 200 },
+  'GET /roles/get': { access: 'admin', request: (f) => ({ url: `/roles/get${q({ role_id: f.victimTeamId })}` }), ok: 200 },
+  'GET /roles/list': { access: 'signed-in', request: () => ({ url: `/roles/list${q({ workspace: 'default' })}` }), ok: 200 },
+  'PATCH /roles/update': { access: 'admin', request: (f) => ({ url: '/roles/update', body: { role_id: f.victimTeamId, description: 'changed' } }), ok: 200 },
+  'DELETE /roles/delete': { access: 'admin', request: (f) => ({ url: '/roles/delete', body: { role_id: f.victimTeamId } }), ok: 200 },
+  'POST /roles/permissions/add': {
+    access: 'admin',
+    request: (f) => ({ url: '/roles/permissions/add', body: { role_id: f.victimTeamId, resource_type: 'experiment', resource_pattern: '0', permission: 'READ' } }),
+    ok: 200,
+  },
+  'DELETE /roles/permissions/remove': { access: 'admin', request: (f) => ({ url: '/roles/permissions/remove', body: { role_permission_id: f.victimGrantId } }), ok: 200 },
+  'GET /roles/permissions/list': { access: 'admin', request: (f) => ({ url: `/roles/permissions/list${q({ role_id: f.victimTeamId })}` }), ok: 200 },
+  'PATCH /roles/permissions/update': {
+    access: 'admin',
+    request: (f) => ({ url: '/roles/permissions/update', body: { role_permission_id: f.victimGrantId, permission: 'EDIT' } }),
+    ok: 200,
+  },
+  'POST /roles/assign': { access: 'admin', request: (f) => ({ url: '/roles/assign', body: { username: reader(), role_id: f.victimTeamId } }), ok: 200 },
+  'DELETE /roles/unassign': { access: 'admin', request: (f) => ({ url: '/roles/unassign', body: { username: f.victim, role_id: f.victimTeamId } }), ok: 200 },
+  'GET /users/roles/list': { access: 'self', request: (f) => ({ url: `/users/roles/list${q({ username: f.victim })}` }), ok: 200 },
+  'GET /roles/users/list': { access: 'admin', request: (f) => ({ url: `/roles/users/list${q({ role_id: f.victimTeamId })}` }), ok: 200 },
+  'POST /logged-models': {
+    access: 'EDIT', request: (f) => ({ url: '/logged-models', body: { experiment_id: f.experimentId } }), ok: 200 },
+  'GET /logged-models/:model_id': {
+    access: 'READ', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}` }), ok: 200 },
+  'PATCH /logged-models/:model_id': {
+    access: 'EDIT', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}`, body: { model_id: f.modelId, status: 'LOGGED_MODEL_READY' } }), ok: 200 },
+  'DELETE /logged-models/:model_id': {
+    access: 'MANAGE', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}` }), ok: 200 },
+  'PATCH /logged-models/:model_id/tags': {
+    access: 'EDIT', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}/tags`, body: { tags: [{ key: 'k', value: 'v' }] } }), ok: 200 },
+  'DELETE /logged-models/:model_id/tags/:tag_key': {
+    access: 'EDIT', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}/tags/note` }), ok: 200 },
+  'POST /logged-models/:model_id/params': {
+    access: 'EDIT', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}/params`, body: { model_id: f.modelId, params: [{ key: 'p', value: '1' }] } }), ok: 200 },
+  'GET /logged-models/:model_id/artifacts/directories': {
+    access: 'READ', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}/artifacts/directories` }), ok: 200 },
+  'GET /logged-models/:model_id/artifacts/files': {
+    access: 'READ', needs: ['model'], request: (f) => ({ url: `/logged-models/${f.modelId}/artifacts/files${q({ artifact_file_path: 'MLmodel' })}` }), ok: 200 },
+  'POST /runs/outputs': {
+    access: 'EDIT', needs: ['model'], request: (f) => ({ url: '/runs/outputs', body: { run_id: f.runId, models: [{ model_id: f.modelId, step: 0 }] } }), ok: 200 },
   'POST /logged-models/search': {
-    access: 'signed-in', request: (f) => ({ url: '/logged-models/search', body: { experiment_ids: [f.experimentId] } }), ok: 200 },
+    access: 'signed-in',
+    needs: ['model'],
+    request: (f) => ({ url: '/logged-models/search', body: { experiment_ids: [f.experimentId] } }),
+    ok: 200,
+    shows: listed('models'),
+  },
 };
 
 /** The proxied artifact service, by the path after `/api/2.0/mlflow-artifacts`. */
@@ -526,6 +711,20 @@ const OTHERS: Record<string, Sample> = {
   'DELETE /api/v1/experiments/:id/grants': {
     access: 'MANAGE',
     request: (f) => ({ url: `/api/v1/experiments/${f.experimentId}/grants`, body: { username: reader() } }),
+    ok: 200,
+  },
+  'GET /api/v1/registered-models/:name/grants': {
+    access: 'MANAGE', needs: ['registered-model'], request: (f) => ({ url: `/api/v1/registered-models/${f.registeredModel}/grants` }), ok: 200 },
+  'PUT /api/v1/registered-models/:name/grants': {
+    access: 'MANAGE',
+    needs: ['registered-model'],
+    request: (f) => ({ url: `/api/v1/registered-models/${f.registeredModel}/grants`, body: { username: f.victim, permission: 'READ' } }),
+    ok: 200,
+  },
+  'DELETE /api/v1/registered-models/:name/grants': {
+    access: 'MANAGE',
+    needs: ['registered-model'],
+    request: (f) => ({ url: `/api/v1/registered-models/${f.registeredModel}/grants`, body: { username: reader() } }),
     ok: 200,
   },
   'GET /api/v1/audit': { access: 'admin', request: () => ({ url: `/api/v1/audit${q({ limit: '5' })}` }), ok: 200 },
