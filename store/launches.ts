@@ -240,7 +240,7 @@ function toStageAttempt(raw: unknown): StageAttempt {
   };
 }
 
-/** Stage names in spec order, for a spec whose `stages` is a mapping (DESIGN) or a list of `{name}`. */
+/** Stage names in spec order, for a spec whose `stages` is a mapping or a list of `{name}`. */
 export function stageNamesOf(spec: unknown): string[] {
   const stages = typeof spec === 'object' && spec !== null ? (spec as { stages?: unknown }).stages : undefined;
   if (Array.isArray(stages)) {

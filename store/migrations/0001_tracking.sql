@@ -112,7 +112,7 @@ CREATE TABLE datasets (
   UNIQUE (experiment_id, name, digest)
 );
 
--- datasets.digest = '…' search (DESIGN: "which runs read this snapshot").
+-- datasets.digest = '…' search (which runs read this snapshot).
 CREATE INDEX datasets_digest_idx ON datasets (digest);
 
 -- A dataset (source) used by a run (destination); polymorphic like MLflow's, so no foreign keys.

@@ -1,5 +1,4 @@
--- Pinned data snapshots, memoized stage results and re-execution (issue 5; DESIGN.md, Snapshots and
--- Memoization). Times are epoch milliseconds in bigint, like the other tables.
+-- Pinned data snapshots, memoized stage results and re-execution. Times are epoch milliseconds in bigint, like the other tables.
 
 -- One row per distinct manifest: the digest (sha256 of its canonical JSON) is the snapshot id.
 CREATE TABLE snapshots (

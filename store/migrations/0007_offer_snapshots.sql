@@ -1,4 +1,4 @@
--- Live price refreshes of the offer catalog (issue 6; DESIGN.md, Placement). Every refresh of a
+-- Live price refreshes of the offer catalog. Every refresh of a
 -- source is a row: a good one holds the offers it read, a failed one the error, and placement reads
 -- the newest good row per source over the bundled catalog. Times are epoch milliseconds in bigint.
 CREATE TABLE offer_snapshots (

@@ -1,4 +1,4 @@
--- Every cloud VM mlfleet ever asks for (issue 6; DESIGN.md, never leaking a VM). The lease row is
+-- Every cloud VM mlfleet ever asks for, so none is ever leaked. The lease row is
 -- written before the create call, so a VM can never exist that no row names; the stage heartbeats
 -- `expires_at` forward while it waits, and the reaper terminates what an expired or orphaned lease
 -- still holds. Times are epoch milliseconds in bigint.

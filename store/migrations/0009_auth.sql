@@ -1,4 +1,4 @@
--- Identities, per-experiment permissions and the audit trail (issue 7). Passwords are scrypt hashes
+-- Identities, per-experiment permissions and the audit trail. Passwords are scrypt hashes
 -- (the PHC-style string carries its salt and cost); API tokens are stored only as their SHA-256,
 -- which is enough for 256-bit random secrets and lets a lookup be one index probe.
 

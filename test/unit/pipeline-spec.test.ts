@@ -14,7 +14,7 @@ import {
 } from '../../domain/pipeline-spec';
 
 // The reference example of a pipeline spec (two stages, every kind of field), verbatim.
-const DESIGN_EXAMPLE = `
+const REFERENCE_EXAMPLE = `
 experiment: churn
 stages:
   prepare:
@@ -78,7 +78,7 @@ describe('parsePipelineSpec: invalid specs', () => {
 
 describe('parsePipelineSpec: valid specs', () => {
   test('the reference example parses, in declaration order, with defaults applied', () => {
-    const parsed = parsePipelineSpec(parseYaml(DESIGN_EXAMPLE));
+    const parsed = parsePipelineSpec(parseYaml(REFERENCE_EXAMPLE));
     expect(Object.keys(parsed.stages)).toEqual(['prepare', 'train']);
     expect(parsed).toEqual({
       experiment: 'churn',
